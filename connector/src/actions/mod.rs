@@ -1,0 +1,233 @@
+//! Every action, reachable by name with JSON (for `invoke`) and as a typed Rust function (for the
+//! typed WIT exports). Both paths run the same code: parse and check the input, check the
+//! connection, then talk to the appliance.
+
+pub mod breaches;
+pub mod devices;
+pub mod system;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::client::{Client, Transport};
+use crate::connection::Connection;
+use crate::error::{Error, Result};
+
+/// An action's input: deserialised from JSON or converted from WIT, then checked before anything
+/// is sent.
+pub trait Input: DeserializeOwned {
+    /// Checks values serde cannot (ranges, pairs of fields). Errors name the field.
+    fn validate(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs a typed action: checks the input, then the connection, then calls `f`.
+pub fn run<I: Input, O>(
+    conn: Result<Connection>,
+    transport: &dyn Transport,
+    input: I,
+    f: fn(&Client, I) -> Result<O>,
+) -> Result<O> {
+    input.validate()?;
+    let client = Client::new(conn?, transport);
+    f(&client, input)
+}
+
+/// One entry of the action table.
+pub struct ActionDef {
+    /// The kebab-case action name, the same as the WIT function name.
+    pub name: &'static str,
+    /// Runs the action from JSON input to JSON output.
+    pub run: fn(Result<Connection>, &dyn Transport, Value) -> Result<Value>,
+}
+
+macro_rules! actions {
+    ($($name:literal => $f:path),* $(,)?) => {
+        /// Every action the connector offers, by name.
+        pub const ACTIONS: &[ActionDef] = &[
+            $(ActionDef { name: $name, run: |c, t, v| json_action(c, t, v, $f) }),*
+        ];
+    };
+}
+
+actions! {
+    "test-connection" => system::test_connection,
+    "list-model-breaches" => breaches::list_model_breaches,
+    "get-model-breach" => breaches::get_model_breach,
+    "acknowledge-model-breach" => breaches::acknowledge_model_breach,
+    "unacknowledge-model-breach" => breaches::unacknowledge_model_breach,
+    "add-model-breach-comment" => breaches::add_model_breach_comment,
+    "list-model-breach-comments" => breaches::list_model_breach_comments,
+    "get-device" => devices::get_device,
+    "search-devices" => devices::search_devices,
+}
+
+fn json_action<I: Input, O: Serialize>(
+    conn: Result<Connection>,
+    transport: &dyn Transport,
+    input: Value,
+    f: fn(&Client, I) -> Result<O>,
+) -> Result<Value> {
+    let input = parse_input(input)?;
+    let output = run(conn, transport, input, f)?;
+    serde_json::to_value(output).map_err(|e| Error::Other(format!("could not encode the result as JSON: {e}")))
+}
+
+/// Runs the action called `action` with JSON `input` text and returns JSON text.
+pub fn invoke(conn: Result<Connection>, transport: &dyn Transport, action: &str, input: &str) -> Result<String> {
+    let def = ACTIONS.iter().find(|a| a.name == action).ok_or_else(|| {
+        let names: Vec<&str> = ACTIONS.iter().map(|a| a.name).collect();
+        Error::InvalidInput(format!(
+            "unknown action `{}`; the actions are: {}",
+            action.chars().take(80).collect::<String>(),
+            names.join(", ")
+        ))
+    })?;
+    let input = if input.trim().is_empty() {
+        Value::Object(Default::default())
+    } else {
+        serde_json::from_str(input).map_err(|e| {
+            Error::InvalidInput(format!("the input is not valid JSON ({e}); give a JSON object such as {{}}"))
+        })?
+    };
+    let output = (def.run)(conn, transport, input)?;
+    Ok(output.to_string())
+}
+
+/// Deserialises an action input, naming the offending field on error.
+pub fn parse_input<I: DeserializeOwned>(input: Value) -> Result<I> {
+    let input = if input.is_null() { Value::Object(Default::default()) } else { input };
+    if !input.is_object() {
+        return Err(Error::InvalidInput("the input must be a JSON object, e.g. {\"pbid\": 123}".into()));
+    }
+    serde_path_to_error::deserialize(input).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        if path == "." {
+            Error::InvalidInput(format!("{inner}"))
+        } else {
+            Error::InvalidInput(format!("`{path}`: {inner}"))
+        }
+    })
+}
+
+/// Accepts the shapes appliances use to say a change succeeded: `{"response": "SUCCESS"}`,
+/// `{"aianalyst": "SUCCESS"}`, the Unified View `[{"replicate": true, ...}]` array, a list of
+/// created items, or an empty body.
+pub fn confirm_success(what: &str, answer: &Value) -> Result<()> {
+    match answer {
+        Value::Null => Ok(()),
+        Value::Array(_) => Ok(()),
+        Value::Object(map) if map.values().any(|v| v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("success"))) => Ok(()),
+        Value::Object(map) if map.contains_key("error") => Err(Error::Upstream {
+            status: 200,
+            message: format!("{what} was refused: {}", map["error"]),
+        }),
+        other => Err(Error::UnexpectedResponse(format!(
+            "{what}: the appliance did not confirm the change (answered `{}`); check the item's state on the appliance",
+            other.to_string().chars().take(200).collect::<String>()
+        ))),
+    }
+}
+
+/// Input of actions that take a single model breach id.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PbidInput {
+    /// The model breach id.
+    pub pbid: u64,
+}
+
+impl Input for PbidInput {}
+
+/// Input of actions that take a single device id.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DidInput {
+    /// The device id.
+    pub did: u64,
+}
+
+impl Input for DidInput {}
+
+/// Input of actions that take nothing.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoInput {}
+
+impl Input for NoInput {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::WireRequest;
+    use crate::client::WireResponse;
+    use std::cell::RefCell;
+
+    /// A transport that must not be reached.
+    struct Unreachable(RefCell<usize>);
+    impl Transport for Unreachable {
+        fn send(&self, _: &WireRequest, _: u64) -> Result<WireResponse> {
+            *self.0.borrow_mut() += 1;
+            Err(Error::Other("sent".into()))
+        }
+    }
+
+    fn try_invoke(action: &str, input: &str) -> (Result<String>, usize) {
+        let t = Unreachable(RefCell::new(0));
+        let r = invoke(Connection::new("dt.example.com", "p", "s"), &t, action, input);
+        let sent = *t.0.borrow();
+        (r, sent)
+    }
+
+    #[test]
+    fn unknown_action_is_invalid_input_listing_the_actions() {
+        let (r, sent) = try_invoke("list-breaches", "{}");
+        let err = r.unwrap_err();
+        assert_eq!((err.case(), sent), ("invalid-input", 0));
+        assert!(err.message().contains("list-model-breaches"), "{err}");
+    }
+
+    #[test]
+    fn bad_inputs_name_the_field_and_send_nothing() {
+        for (action, input, field) in [
+            ("get-model-breach", "{}", "pbid"),
+            ("get-model-breach", r#"{"pbid": "abc"}"#, "pbid"),
+            ("get-model-breach", r#"{"pbid": -1}"#, "pbid"),
+            ("list-model-breaches", r#"{"min_score": 1.5}"#, "min_score"),
+            ("list-model-breaches", r#"{"minscore": 0.5}"#, "minscore"),
+            ("list-model-breaches", r#"{"start": 1705311000000}"#, "end"),
+            ("list-model-breaches", r#"{"start": "yesterday", "end": 1705311000000}"#, "start"),
+            ("add-model-breach-comment", r#"{"pbid": 1, "message": "  "}"#, "message"),
+            ("search-devices", r#"{"query": "x", "count": 301}"#, "count"),
+            ("get-device", "[1]", "object"),
+            ("get-device", "{not json", "JSON"),
+        ] {
+            let (r, sent) = try_invoke(action, input);
+            let err = r.unwrap_err();
+            assert_eq!((err.case(), sent), ("invalid-input", 0), "{action} {input}: {err}");
+            assert!(err.message().contains(field), "{action} {input}: {err}");
+        }
+    }
+
+    #[test]
+    fn input_is_checked_before_the_connection() {
+        let t = Unreachable(RefCell::new(0));
+        let err = invoke(Connection::new("", "p", "s"), &t, "get-model-breach", "{}").unwrap_err();
+        assert_eq!(err.case(), "invalid-input");
+        let err = invoke(Connection::new("", "p", "s"), &t, "get-model-breach", r#"{"pbid":1}"#).unwrap_err();
+        assert_eq!(err.case(), "invalid-connection");
+    }
+
+    #[test]
+    fn success_shapes_seen_in_the_wild_are_accepted() {
+        use serde_json::json;
+        for ok in [json!({"response": "SUCCESS"}), json!({"aianalyst": "SUCCESS"}), json!([{"replicate": true, "data": []}]), Value::Null] {
+            assert!(confirm_success("x", &ok).is_ok(), "{ok}");
+        }
+        assert_eq!(confirm_success("x", &json!({"error": "no"})).unwrap_err().case(), "upstream");
+        assert_eq!(confirm_success("x", &json!(5)).unwrap_err().case(), "unexpected-response");
+    }
+}

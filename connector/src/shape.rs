@@ -1,0 +1,189 @@
+//! Reading the appliance's JSON with the path of every field at hand, so a wrong shape becomes
+//! an unexpected-response error naming the field (`breaches[3].device.did`) instead of a panic.
+//!
+//! Readers are lenient where appliances are known to vary (ids and millisecond times given as
+//! numeric strings) and strict about everything else.
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+
+/// A JSON object and the path that led to it.
+pub struct Obj<'a> {
+    map: &'a Map<String, Value>,
+    path: String,
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// An unexpected-response error about the value at `path`.
+pub fn wrong(path: &str, expected: &str, found: &Value) -> Error {
+    Error::UnexpectedResponse(format!(
+        "the appliance's answer has {} at `{path}` where {expected} was expected; \
+         the appliance version may not be supported, please report it",
+        kind(found)
+    ))
+}
+
+/// Reads `v` as an array, naming `path` in the error.
+pub fn array<'a>(v: &'a Value, path: &str) -> Result<&'a Vec<Value>> {
+    v.as_array().ok_or_else(|| wrong(path, "an array", v))
+}
+
+/// Accepts either a single object or an array of them (some endpoints answer both ways).
+pub fn one_or_many<'a>(v: &'a Value, path: &str) -> Result<Vec<&'a Value>> {
+    match v {
+        Value::Array(items) => Ok(items.iter().collect()),
+        Value::Object(_) => Ok(vec![v]),
+        other => Err(wrong(path, "an object or an array", other)),
+    }
+}
+
+impl<'a> Obj<'a> {
+    /// Reads `v` as an object found at `path`.
+    pub fn new(v: &'a Value, path: impl Into<String>) -> Result<Self> {
+        let path = path.into();
+        match v {
+            Value::Object(map) => Ok(Obj { map, path }),
+            other => Err(wrong(&path, "an object", other)),
+        }
+    }
+
+    fn at(&self, key: &str) -> String {
+        format!("{}.{key}", self.path)
+    }
+
+    /// The raw value of `key`, treating null as absent.
+    pub fn get(&self, key: &str) -> Option<&'a Value> {
+        self.map.get(key).filter(|v| !v.is_null())
+    }
+
+    /// A required whole number (a numeric string is accepted).
+    pub fn u64(&self, key: &str) -> Result<u64> {
+        self.opt_u64(key)?.ok_or_else(|| self.missing(key, "a whole number"))
+    }
+
+    /// An optional whole number (a numeric string is accepted).
+    pub fn opt_u64(&self, key: &str) -> Result<Option<u64>> {
+        self.get(key)
+            .map(|v| match v {
+                Value::Number(n) => n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0 && f.fract() == 0.0).map(|f| f as u64)),
+                Value::String(s) => s.trim().parse().ok(),
+                _ => None,
+            }.ok_or_else(|| wrong(&self.at(key), "a whole number", v)))
+            .transpose()
+    }
+
+    /// An optional signed whole number, such as epoch milliseconds (numeric strings and
+    /// fractional milliseconds are accepted).
+    pub fn opt_i64(&self, key: &str) -> Result<Option<i64>> {
+        self.get(key)
+            .map(|v| match v {
+                Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+                Value::String(s) => s.trim().parse::<i64>().ok().or_else(|| s.trim().parse::<f64>().ok().map(|f| f as i64)),
+                _ => None,
+            }.ok_or_else(|| wrong(&self.at(key), "a whole number", v)))
+            .transpose()
+    }
+
+    /// A required signed whole number.
+    pub fn i64(&self, key: &str) -> Result<i64> {
+        self.opt_i64(key)?.ok_or_else(|| self.missing(key, "a whole number"))
+    }
+
+    /// An optional number (a numeric string is accepted).
+    pub fn opt_f64(&self, key: &str) -> Result<Option<f64>> {
+        self.get(key)
+            .map(|v| match v {
+                Value::Number(n) => n.as_f64(),
+                Value::String(s) => s.trim().parse().ok(),
+                _ => None,
+            }.ok_or_else(|| wrong(&self.at(key), "a number", v)))
+            .transpose()
+    }
+
+    /// An optional boolean.
+    pub fn opt_bool(&self, key: &str) -> Result<Option<bool>> {
+        self.get(key)
+            .map(|v| match v {
+                Value::Bool(b) => Some(*b),
+                Value::String(s) if s == "true" || s == "false" => Some(s == "true"),
+                _ => None,
+            }.ok_or_else(|| wrong(&self.at(key), "a boolean", v)))
+            .transpose()
+    }
+
+    /// An optional string; an empty string counts as absent.
+    pub fn opt_str(&self, key: &str) -> Result<Option<String>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) if s.is_empty() => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(other) => Err(wrong(&self.at(key), "a string", other)),
+        }
+    }
+
+    /// An optional nested object.
+    pub fn opt_obj(&self, key: &str) -> Result<Option<Obj<'a>>> {
+        self.get(key).map(|v| Obj::new(v, self.at(key))).transpose()
+    }
+
+    /// An optional array, with the path of its elements' parent.
+    pub fn opt_array(&self, key: &str) -> Result<Option<(&'a Vec<Value>, String)>> {
+        self.get(key).map(|v| array(v, &self.at(key)).map(|a| (a, self.at(key)))).transpose()
+    }
+
+    fn missing(&self, key: &str, expected: &str) -> Error {
+        Error::UnexpectedResponse(format!(
+            "the appliance's answer has no `{}` where {expected} was expected; \
+             the appliance version may not be supported, please report it",
+            self.at(key)
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn wrong_type_names_the_field_path() {
+        let v = json!({"device": {"did": "abc"}});
+        let o = Obj::new(&v, "breach").unwrap();
+        let err = o.opt_obj("device").unwrap().unwrap().u64("did").unwrap_err();
+        assert_eq!(err.case(), "unexpected-response");
+        assert!(err.message().contains("`breach.device.did`"), "{err}");
+    }
+
+    #[test]
+    fn numeric_strings_are_accepted_for_ids_and_times() {
+        let v = json!({"did": "12", "time": "1700000000000.5", "score": "0.5"});
+        let o = Obj::new(&v, "x").unwrap();
+        assert_eq!(o.u64("did").unwrap(), 12);
+        assert_eq!(o.i64("time").unwrap(), 1_700_000_000_000);
+        assert_eq!(o.opt_f64("score").unwrap(), Some(0.5));
+    }
+
+    #[test]
+    fn missing_required_field_is_unexpected_response() {
+        let v = json!({});
+        assert!(Obj::new(&v, "x").unwrap().u64("pbid").unwrap_err().message().contains("`x.pbid`"));
+    }
+
+    #[test]
+    fn a_list_where_an_object_was_expected_is_reported() {
+        let err = Obj::new(&json!([1]), "status").err().unwrap();
+        assert!(err.message().contains("an array at `status`"), "{err}");
+    }
+}

@@ -1,0 +1,10 @@
+//! The wasmtime host for the Darktrace connector component: loads it, runs its actions under a
+//! sandbox policy, and ships an embedded Darktrace simulator so everything works offline.
+
+pub mod cli;
+pub mod outbound;
+pub mod runtime;
+pub mod simulator;
+
+/// Path of the connector component built by this crate's build script.
+pub const CONNECTOR_WASM: &str = env!("CONNECTOR_WASM");

@@ -1,0 +1,382 @@
+//! Loads the connector component once and runs each action call in a fresh, limited store.
+//!
+//! Two layers of errors: the outer `anyhow::Error` is a host-side failure (a trap, the deadline,
+//! the memory cap, a host bug); the inner [`GuestError`] is the connector's typed answer.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow};
+use rustls_pki_types::CertificateDer;
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+
+use crate::outbound::{Destination, Policy, Sender};
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "connector",
+        exports: { default: async },
+        with: {
+            "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+            "wasi:io": wasmtime_wasi::p2::bindings::io,
+            "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+        },
+    });
+}
+
+pub use bindings::Connector;
+pub use bindings::exports::darktrace::connector::types::{Error as GuestError, Instant};
+pub use bindings::exports::darktrace::connector::{devices, model_breaches, system, types};
+
+/// How often the epoch advances; deadlines are counted in these ticks.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// Extra time the whole call gets beyond the guest deadline, for host I/O to unwind.
+const IO_GRACE: Duration = Duration::from_secs(2);
+
+/// Per-call limits.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Linear memory a call may use.
+    pub memory_bytes: usize,
+    /// Wall-clock time a call may take, guest execution and HTTP included.
+    pub deadline: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { memory_bytes: 64 * 1024 * 1024, deadline: Duration::from_secs(30) }
+    }
+}
+
+/// Host settings.
+#[derive(Debug, Clone, Default)]
+pub struct HostConfig {
+    /// Per-call limits.
+    pub limits: Limits,
+    /// CA certificates to trust beside the public roots (`--ca-cert`).
+    pub ca_certs: Vec<CertificateDer<'static>>,
+}
+
+/// Connection parameters as the user gives them. `Debug` never shows the private token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ConnectionParams {
+    /// API address.
+    pub api_address: String,
+    /// Public token.
+    pub public_token: String,
+    /// Private token.
+    pub private_token: String,
+}
+
+impl std::fmt::Debug for ConnectionParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionParams")
+            .field("api_address", &self.api_address)
+            .field("public_token", &self.public_token)
+            .field("private_token", &"<redacted>")
+            .finish()
+    }
+}
+
+impl ConnectionParams {
+    /// The WIT record handed to the component.
+    pub fn to_wit(&self) -> types::Connection {
+        types::Connection {
+            api_address: self.api_address.clone(),
+            public_token: self.public_token.clone(),
+            private_token: self.private_token.clone(),
+        }
+    }
+
+    /// The sandbox policy for calls on this connection: only its API address may be reached.
+    /// An unusable address allows nothing (the component refuses it before sending anyway).
+    pub fn policy(&self) -> Policy {
+        darktrace_connector::Connection::new(&self.api_address, &self.public_token, &self.private_token)
+            .ok()
+            .and_then(|c| Destination::parse(&c.base_url()).ok())
+            .map_or_else(Policy::deny_all, Policy::only)
+    }
+}
+
+/// Store data: WASI, wasi:http and the outgoing-request hook, plus limits.
+pub struct Ctx {
+    table: ResourceTable,
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    hooks: Hooks,
+    limits: StoreLimits,
+    stderr: MemoryOutputPipe,
+}
+
+/// The HTTP hook: checks every outgoing request against the call's policy before sending.
+struct Hooks {
+    policy: Policy,
+    sender: Arc<Sender>,
+    denied: Arc<Mutex<Vec<String>>>,
+}
+
+impl WasiView for Ctx {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for Ctx {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
+    }
+}
+
+type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
+
+impl WasiHttpHooks for Hooks {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+    ) -> Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), HttpError>> + Send> {
+        let allowed = self.policy.allows(request.uri());
+        if !allowed {
+            let dest = Destination::parse(&request.uri().to_string()).map_or_else(|_| request.uri().to_string(), |d| d.to_string());
+            self.denied.lock().expect("denied list lock").push(dest);
+        }
+        let sender = self.sender.clone();
+        Box::new(async move {
+            if !allowed {
+                return Err(HttpError::HttpRequestDenied);
+            }
+            let response = sender.send(request, options).await?;
+            Ok((response, Box::new(async { Ok(()) }) as IoFuture))
+        })
+    }
+}
+
+/// What one call left behind, for error messages and tests.
+#[derive(Debug, Default, Clone)]
+pub struct CallReport {
+    /// Destinations the component tried to reach and the policy refused.
+    pub denied: Vec<String>,
+    /// What the component wrote to stderr.
+    pub stderr: String,
+}
+
+/// The loaded component, ready to run calls.
+pub struct Host {
+    engine: Engine,
+    pre: bindings::ConnectorPre<Ctx>,
+    sender: Arc<Sender>,
+    limits: Limits,
+    identity: String,
+}
+
+impl Host {
+    /// Compiles the component at `path` and prepares it for calls.
+    pub fn load(path: &Path, config: HostConfig) -> anyhow::Result<Host> {
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read the component {}", path.display()))?;
+        Self::from_bytes(&bytes, config).with_context(|| format!("cannot load the component {}", path.display()))
+    }
+
+    /// Compiles the component from its bytes and prepares it for calls.
+    pub fn from_bytes(wasm: &[u8], config: HostConfig) -> anyhow::Result<Host> {
+        let mut engine_config = Config::new();
+        // Epochs bound guest execution; host I/O is bounded by the call timeout.
+        engine_config.epoch_interruption(true);
+        let engine = Engine::new(&engine_config).map_err(|e| anyhow!("{e:?}"))?;
+        start_epoch_ticker(&engine);
+
+        let component = Component::new(&engine, wasm).map_err(|e| anyhow!("{e:?}")).context("not a valid component")?;
+        let mut linker = Linker::<Ctx>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| anyhow!("{e:?}"))?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(|e| anyhow!("{e:?}"))?;
+        let instance_pre = linker
+            .instantiate_pre(&component)
+            .map_err(|e| anyhow!("{e:?}"))
+            .context("the component needs imports this host does not provide")?;
+        let pre = bindings::ConnectorPre::new(instance_pre).map_err(|e| anyhow!("{e:?}")).context("the component does not export the darktrace:connector world")?;
+        let sender = Arc::new(Sender::new(&config.ca_certs, Duration::from_secs(10))?);
+        let mut host = Host { engine, pre, sender, limits: config.limits, identity: String::new() };
+        host.identity = host.read_identity()?;
+        Ok(host)
+    }
+
+    /// `name version` of the loaded connector, from its manifest.
+    pub fn identity(&self) -> &str {
+        &self.identity
+    }
+
+    fn read_identity(&self) -> anyhow::Result<String> {
+        let manifest = block_on_fresh_runtime(self.describe())?;
+        let doc: serde_json::Value = serde_json::from_str(&manifest).context("the component's manifest is not JSON")?;
+        Ok(format!(
+            "{} {}",
+            doc["id"].as_str().unwrap_or("connector"),
+            doc["version"].as_str().unwrap_or("(unknown version)")
+        ))
+    }
+
+    fn store(&self, policy: Policy) -> (Store<Ctx>, Arc<Mutex<Vec<String>>>) {
+        let stderr = MemoryOutputPipe::new(64 * 1024);
+        let wasi = WasiCtx::builder()
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let denied = Arc::new(Mutex::new(Vec::new()));
+        let ctx = Ctx {
+            table: ResourceTable::new(),
+            wasi,
+            http: WasiHttpCtx::new(),
+            hooks: Hooks { policy, sender: self.sender.clone(), denied: denied.clone() },
+            limits: StoreLimitsBuilder::new().memory_size(self.limits.memory_bytes).instances(8).build(),
+            stderr,
+        };
+        let mut store = Store::new(&self.engine, ctx);
+        store.limiter(|ctx| &mut ctx.limits);
+        let ticks = (self.limits.deadline.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+        store.set_epoch_deadline(ticks);
+        store.epoch_deadline_trap();
+        (store, denied)
+    }
+
+    /// Instantiates the component in a fresh store under `policy` and runs `f` on it, within
+    /// the deadline. Host-side failures (traps, deadline, memory) are the outer error.
+    pub async fn call<R>(
+        &self,
+        policy: Policy,
+        f: impl AsyncFnOnce(&Connector, &mut Store<Ctx>) -> wasmtime::Result<R>,
+    ) -> anyhow::Result<(R, CallReport)> {
+        let (mut store, denied) = self.store(policy);
+        let outcome = tokio::time::timeout(self.limits.deadline + IO_GRACE, async {
+            let instance = self.pre.instantiate_async(&mut store).await?;
+            f(&instance, &mut store).await
+        })
+        .await;
+        let report = CallReport {
+            denied: denied.lock().expect("denied list lock").clone(),
+            stderr: String::from_utf8_lossy(&store.data().stderr.contents()).into_owned(),
+        };
+        match outcome {
+            Ok(Ok(value)) => Ok((value, report)),
+            Ok(Err(e)) => Err(self.explain(e, &report)),
+            Err(_) => Err(anyhow!(
+                "{} did not finish within the {:?} deadline (waiting on the network); raise --timeout or check the appliance",
+                self.identity, self.limits.deadline
+            )),
+        }
+    }
+
+    fn explain(&self, e: wasmtime::Error, report: &CallReport) -> anyhow::Error {
+        let what = match e.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => format!("exceeded its {:?} deadline and was stopped", self.limits.deadline),
+            Some(trap) if report.stderr.contains("memory allocation") => {
+                format!("ran out of its {} MiB memory limit ({trap})", self.limits.memory_bytes / (1024 * 1024))
+            }
+            Some(trap) => format!("trapped: {trap}"),
+            None => format!("failed in the host: {e:?}"),
+        };
+        let stderr = report.stderr.trim();
+        if stderr.is_empty() {
+            anyhow!("{} {what}", self.identity)
+        } else {
+            anyhow!("{} {what}; it wrote: {}", self.identity, stderr.chars().take(2000).collect::<String>())
+        }
+    }
+
+    /// Runs `action` with JSON `input` on `conn` through the generic interface.
+    pub async fn invoke(&self, conn: &ConnectionParams, action: &str, input: &str) -> anyhow::Result<Result<String, GuestError>> {
+        self.invoke_with_policy(conn, conn.policy(), action, input).await.map(|(r, _)| r)
+    }
+
+    /// [`Host::invoke`] under an explicit policy, also returning the call report.
+    pub async fn invoke_with_policy(
+        &self,
+        conn: &ConnectionParams,
+        policy: Policy,
+        action: &str,
+        input: &str,
+    ) -> anyhow::Result<(Result<String, GuestError>, CallReport)> {
+        let wit = conn.to_wit();
+        self.call(policy, async |c, store| c.darktrace_connector_generic().call_invoke(store, &wit, action, input).await).await
+    }
+
+    /// The component's manifest.
+    pub async fn describe(&self) -> anyhow::Result<String> {
+        self.call(Policy::deny_all(), async |c, store| c.darktrace_connector_generic().call_describe(store).await)
+            .await
+            .map(|(r, _)| r)
+    }
+}
+
+/// Runs a future to completion on a private runtime in its own thread, so it works whether or
+/// not the caller is inside a tokio runtime (used once, at load time).
+fn block_on_fresh_runtime<F: Future + Send>(f: F) -> F::Output
+where
+    F::Output: Send,
+{
+    std::thread::scope(|s| {
+        s.spawn(|| tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime").block_on(f))
+            .join()
+            .expect("load-time runtime thread panicked")
+    })
+}
+
+/// Advances the engine's epoch so deadlines fire; stops when the engine is dropped.
+fn start_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("epoch-ticker".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .expect("spawning the epoch ticker thread");
+}
+
+impl GuestError {
+    /// The kebab-case case name, as printed by the CLI.
+    pub fn case(&self) -> &'static str {
+        match self {
+            GuestError::InvalidInput(_) => "invalid-input",
+            GuestError::InvalidConnection(_) => "invalid-connection",
+            GuestError::SignatureRejected(_) => "signature-rejected",
+            GuestError::ClockSkew(_) => "clock-skew",
+            GuestError::PermissionDenied(_) => "permission-denied",
+            GuestError::NotFound(_) => "not-found",
+            GuestError::RateLimited(_) => "rate-limited",
+            GuestError::Transport(_) => "transport",
+            GuestError::Timeout(_) => "timeout",
+            GuestError::Upstream(_) => "upstream",
+            GuestError::UnexpectedResponse(_) => "unexpected-response",
+            GuestError::Other(_) => "other",
+        }
+    }
+
+    /// The message.
+    pub fn message(&self) -> String {
+        match self {
+            GuestError::InvalidInput(m)
+            | GuestError::InvalidConnection(m)
+            | GuestError::SignatureRejected(m)
+            | GuestError::ClockSkew(m)
+            | GuestError::PermissionDenied(m)
+            | GuestError::NotFound(m)
+            | GuestError::Transport(m)
+            | GuestError::Timeout(m)
+            | GuestError::UnexpectedResponse(m)
+            | GuestError::Other(m) => m.clone(),
+            GuestError::RateLimited(r) => r.message.clone(),
+            GuestError::Upstream(u) => u.message.clone(),
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! An embedded Darktrace Threat Visualizer simulator, for tests and demos.
+//!
+//! It serves the endpoints the connector uses (`/status`, `/modelbreaches` and its comments and
+//! acknowledgement, `/mbcomments`, `/devices`, `/devicesearch`) on 127.0.0.1, checks DTAPI
+//! signatures exactly as an appliance does, answers errors in the appliance's shapes, and
+//! records every request it receives. Its data is generated from a seed, relative to its start
+//! time, and acknowledgements and comments persist for its lifetime.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use host_test::simulator::{Simulator, SimulatorConfig};
+//! let sim = Simulator::start(SimulatorConfig::default()).await?;
+//! println!("appliance at {} with {} breaches", sim.url(), sim.breach_count());
+//! sim.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod api;
+mod auth;
+mod data;
+mod rng;
+
+#[cfg(test)]
+mod tests;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use time::{Duration, OffsetDateTime};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use auth::{AuthFailure, MAX_CLOCK_SKEW, verify};
+
+/// The public token a default simulator accepts (a demo value, not a secret).
+pub const DEMO_PUBLIC_TOKEN: &str = "5d1e7a0c3b9f48e2a6c4d8f0b2e4a6c8d0f2b4e6";
+/// The private token a default simulator signs with (a demo value, not a secret).
+pub const DEMO_PRIVATE_TOKEN: &str = "c0ffee5e7d8a9b0c1d2e3f4a5b6c7d8e9f0a1b2c";
+
+/// How long [`Simulator::shutdown`] lets open connections finish before cutting them.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How to start a [`Simulator`].
+#[derive(Debug, Clone)]
+pub struct SimulatorConfig {
+    /// The public token requests must carry in `DTAPI-Token`.
+    pub public_token: String,
+    /// The private token signatures are keyed with.
+    pub private_token: String,
+    /// Dataset seed: the same seed gives the same devices, models and breaches.
+    pub seed: u64,
+    /// Port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// How many breaches to generate over the last 14 days.
+    pub breaches: usize,
+    /// The simulated appliance clock minus the real clock, in seconds, to exercise clock skew.
+    pub clock_offset_secs: i64,
+}
+
+impl Default for SimulatorConfig {
+    fn default() -> Self {
+        SimulatorConfig {
+            public_token: DEMO_PUBLIC_TOKEN.to_owned(),
+            private_token: DEMO_PRIVATE_TOKEN.to_owned(),
+            seed: 42,
+            port: 0,
+            breaches: 300,
+            clock_offset_secs: 0,
+        }
+    }
+}
+
+/// A request the simulator received, with the status it answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRequest {
+    /// HTTP method, e.g. `GET`.
+    pub method: String,
+    /// Path and query exactly as received (query still percent-encoded).
+    pub path_and_query: String,
+    /// Headers as received; names are lowercase.
+    pub headers: Vec<(String, String)>,
+    /// The body as received.
+    pub body: Vec<u8>,
+    /// The HTTP status the simulator answered with.
+    pub status: u16,
+}
+
+/// A running simulator. Dropping it stops the server; [`Simulator::shutdown`] stops it
+/// gracefully.
+#[derive(Debug)]
+pub struct Simulator {
+    addr: SocketAddr,
+    shared: Arc<api::Shared>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Simulator {
+    /// Generates the dataset and starts serving on 127.0.0.1 (never on other interfaces).
+    pub async fn start(config: SimulatorConfig) -> anyhow::Result<Simulator> {
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, config.port))
+            .await
+            .with_context(|| format!("failed to bind the simulator to 127.0.0.1:{}", config.port))?;
+        let addr = listener.local_addr().context("failed to read the simulator's address")?;
+        let clock_offset = Duration::seconds(config.clock_offset_secs);
+        let started = OffsetDateTime::now_utc() + clock_offset;
+        let started_ms = (started.unix_timestamp_nanos() / 1_000_000) as i64;
+        let shared = Arc::new(api::Shared {
+            public_token: config.public_token,
+            private_token: config.private_token,
+            clock_offset,
+            started,
+            data: Mutex::new(data::Dataset::generate(config.seed, config.breaches, started_ms)),
+            log: Mutex::new(Vec::new()),
+        });
+        let (stop, stopped) = oneshot::channel::<()>();
+        let app = api::router(shared.clone());
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+                // A dropped sender also means stop.
+                let _ = stopped.await;
+            });
+            // Serving only ends on shutdown; an accept error is retried inside axum.
+            let _ = serve.await;
+        });
+        Ok(Simulator { addr, shared, stop: Some(stop), task: Some(task) })
+    }
+
+    /// The base URL, e.g. `http://127.0.0.1:40123`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The address the simulator listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The public token the simulator accepts.
+    pub fn public_token(&self) -> &str {
+        &self.shared.public_token
+    }
+
+    /// The private token the simulator verifies signatures with.
+    pub fn private_token(&self) -> &str {
+        &self.shared.private_token
+    }
+
+    /// The simulated appliance clock (real time plus the configured offset).
+    pub fn now(&self) -> OffsetDateTime {
+        self.shared.now()
+    }
+
+    /// Every request received so far, in order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.log().clone()
+    }
+
+    /// How many breaches the dataset holds (acknowledged ones included).
+    pub fn breach_count(&self) -> usize {
+        self.shared.data().breaches.len()
+    }
+
+    /// Every breach id, ascending.
+    pub fn known_pbids(&self) -> Vec<u64> {
+        self.shared.data().breaches.iter().map(|b| b.pbid).collect()
+    }
+
+    /// Every device id, ascending.
+    pub fn known_dids(&self) -> Vec<u64> {
+        self.shared.data().devices.iter().map(|d| d.did).collect()
+    }
+
+    /// Whether breach `pbid` is acknowledged; `None` for an unknown breach.
+    pub fn is_acknowledged(&self, pbid: u64) -> Option<bool> {
+        self.shared.data().breach(pbid).map(|b| b.acknowledged)
+    }
+
+    /// The messages of the comments on breach `pbid`, oldest first (empty for an unknown breach).
+    pub fn comments(&self, pbid: u64) -> Vec<String> {
+        self.shared.data().breach(pbid).map(|b| b.comments.iter().map(|c| c.message.clone()).collect()).unwrap_or_default()
+    }
+
+    /// Stops accepting connections and waits (up to a few seconds) for open ones to finish.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await.is_err()
+        {
+            // Kept-alive client connections can hold a graceful shutdown open indefinitely.
+            task.abort();
+        }
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
