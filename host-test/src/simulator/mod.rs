@@ -101,8 +101,12 @@ impl Simulator {
     pub async fn start(config: SimulatorConfig) -> anyhow::Result<Simulator> {
         let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, config.port))
             .await
-            .with_context(|| format!("failed to bind the simulator to 127.0.0.1:{}", config.port))?;
-        let addr = listener.local_addr().context("failed to read the simulator's address")?;
+            .with_context(|| {
+                format!("failed to bind the simulator to 127.0.0.1:{}", config.port)
+            })?;
+        let addr = listener
+            .local_addr()
+            .context("failed to read the simulator's address")?;
         let clock_offset = Duration::seconds(config.clock_offset_secs);
         let started = OffsetDateTime::now_utc() + clock_offset;
         let started_ms = (started.unix_timestamp_nanos() / 1_000_000) as i64;
@@ -111,7 +115,11 @@ impl Simulator {
             private_token: config.private_token,
             clock_offset,
             started,
-            data: Mutex::new(data::Dataset::generate(config.seed, config.breaches, started_ms)),
+            data: Mutex::new(data::Dataset::generate(
+                config.seed,
+                config.breaches,
+                started_ms,
+            )),
             log: Mutex::new(Vec::new()),
         });
         let (stop, stopped) = oneshot::channel::<()>();
@@ -124,7 +132,12 @@ impl Simulator {
             // Serving only ends on shutdown; an accept error is retried inside axum.
             let _ = serve.await;
         });
-        Ok(Simulator { addr, shared, stop: Some(stop), task: Some(task) })
+        Ok(Simulator {
+            addr,
+            shared,
+            stop: Some(stop),
+            task: Some(task),
+        })
     }
 
     /// The base URL, e.g. `http://127.0.0.1:40123`.
@@ -179,7 +192,11 @@ impl Simulator {
 
     /// The messages of the comments on breach `pbid`, oldest first (empty for an unknown breach).
     pub fn comments(&self, pbid: u64) -> Vec<String> {
-        self.shared.data().breach(pbid).map(|b| b.comments.iter().map(|c| c.message.clone()).collect()).unwrap_or_default()
+        self.shared
+            .data()
+            .breach(pbid)
+            .map(|b| b.comments.iter().map(|c| c.message.clone()).collect())
+            .unwrap_or_default()
     }
 
     /// Stops accepting connections and waits (up to a few seconds) for open ones to finish.
@@ -188,7 +205,9 @@ impl Simulator {
             let _ = stop.send(());
         }
         if let Some(mut task) = self.task.take()
-            && tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await.is_err()
+            && tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+                .await
+                .is_err()
         {
             // Kept-alive client connections can hold a graceful shutdown open indefinitely.
             task.abort();

@@ -85,16 +85,23 @@ impl Reply {
     fn auth(failure: AuthFailure) -> Reply {
         match failure {
             AuthFailure::MissingHeaders => Reply::login(),
-            AuthFailure::UnknownToken | AuthFailure::BadSignature => {
-                Reply::Json(StatusCode::BAD_REQUEST, json!({ "error": "API SIGNATURE ERROR" }))
-            }
-            AuthFailure::BadDate => Reply::Json(StatusCode::BAD_REQUEST, json!({ "error": "API DATE ERROR" })),
+            AuthFailure::UnknownToken | AuthFailure::BadSignature => Reply::Json(
+                StatusCode::BAD_REQUEST,
+                json!({ "error": "API SIGNATURE ERROR" }),
+            ),
+            AuthFailure::BadDate => Reply::Json(
+                StatusCode::BAD_REQUEST,
+                json!({ "error": "API DATE ERROR" }),
+            ),
         }
     }
 
     /// 400 `INPUT ERROR`, saying what is wrong.
     pub(crate) fn input_error(message: impl Into<String>) -> Reply {
-        Reply::Json(StatusCode::BAD_REQUEST, json!({ "error": message.into(), "response": "INPUT ERROR" }))
+        Reply::Json(
+            StatusCode::BAD_REQUEST,
+            json!({ "error": message.into(), "response": "INPUT ERROR" }),
+        )
     }
 
     /// 404 with the appliance's message.
@@ -121,7 +128,10 @@ impl IntoResponse for Reply {
             Reply::Json(status, value) => (status, axum::Json(value)).into_response(),
             Reply::Redirect(to) => (
                 StatusCode::FOUND,
-                [(header::LOCATION, to), (header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                [
+                    (header::LOCATION, to),
+                    (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+                ],
                 format!("Found. Redirecting to {to}"),
             )
                 .into_response(),
@@ -135,13 +145,20 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     let headers: Vec<(String, String)> = parts
         .headers
         .iter()
-        .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     let method = parts.method.as_str();
     let path = parts.uri.path();
     let reply = match &body {
         Ok(bytes) => answer(&shared, method, path, parts.uri.query(), bytes, &headers),
-        Err(_) => Err(Reply::input_error(format!("the body is unreadable or larger than {MAX_BODY} bytes"))),
+        Err(_) => Err(Reply::input_error(format!(
+            "the body is unreadable or larger than {MAX_BODY} bytes"
+        ))),
     };
     let status = match &reply {
         Ok(_) => StatusCode::OK,
@@ -149,7 +166,11 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     };
     shared.log().push(RecordedRequest {
         method: method.to_owned(),
-        path_and_query: parts.uri.path_and_query().map_or(path, |pq| pq.as_str()).to_owned(),
+        path_and_query: parts
+            .uri
+            .path_and_query()
+            .map_or(path, |pq| pq.as_str())
+            .to_owned(),
         headers,
         body: body.map(|b| b.to_vec()).unwrap_or_default(),
         status: status.as_u16(),
@@ -160,10 +181,26 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     }
 }
 
-fn answer(shared: &Shared, method: &str, path: &str, query: Option<&str>, body: &[u8], headers: &[(String, String)]) -> Answer {
+fn answer(
+    shared: &Shared,
+    method: &str,
+    path: &str,
+    query: Option<&str>,
+    body: &[u8],
+    headers: &[(String, String)],
+) -> Answer {
     let now = shared.now();
-    auth::verify(method, path, query, body, headers, &shared.public_token, &shared.private_token, now)
-        .map_err(Reply::auth)?;
+    auth::verify(
+        method,
+        path,
+        query,
+        body,
+        headers,
+        &shared.public_token,
+        &shared.private_token,
+        now,
+    )
+    .map_err(Reply::auth)?;
     let params = Params::new(query.map(auth::query_pairs).unwrap_or_default());
     let now_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
     let segments: Vec<&str> = path.split('/').skip(1).collect();
@@ -172,10 +209,17 @@ fn answer(shared: &Shared, method: &str, path: &str, query: Option<&str>, body: 
         ("GET", ["modelbreaches"]) => breaches::list(&shared.data(), &params),
         ("GET", ["modelbreaches", pbid]) => breaches::one(&shared.data(), &params, pbid),
         ("GET", ["modelbreaches", pbid, "comments"]) => breaches::comments(&shared.data(), pbid),
-        ("POST", ["modelbreaches", pbid, "comments"]) => breaches::add_comment(&mut shared.data(), pbid, body, now_ms),
-        ("POST", ["modelbreaches", pbid, action @ ("acknowledge" | "unacknowledge")]) => {
-            breaches::acknowledge(&mut shared.data(), pbid, action, &params, body)
+        ("POST", ["modelbreaches", pbid, "comments"]) => {
+            breaches::add_comment(&mut shared.data(), pbid, body, now_ms)
         }
+        (
+            "POST",
+            [
+                "modelbreaches",
+                pbid,
+                action @ ("acknowledge" | "unacknowledge"),
+            ],
+        ) => breaches::acknowledge(&mut shared.data(), pbid, action, &params, body),
         ("GET", ["mbcomments"]) => breaches::mbcomments(&shared.data(), &params),
         ("GET", ["devices"]) => devices::devices(&shared.data(), &params, now_ms),
         ("GET", ["devicesearch"]) => devices::search(&shared.data(), &params, now_ms),
@@ -186,12 +230,19 @@ fn answer(shared: &Shared, method: &str, path: &str, query: Option<&str>, body: 
 /// `GET /status`: identity, clock and health of the simulated appliance.
 fn status(shared: &Shared, now: OffsetDateTime) -> Value {
     let data = shared.data();
-    let mut subnets: Vec<i64> = data.devices.iter().map(|d| d.sid).filter(|sid| *sid > 0).collect();
+    let mut subnets: Vec<i64> = data
+        .devices
+        .iter()
+        .map(|d| d.sid)
+        .filter(|sid| *sid > 0)
+        .collect();
     subnets.sort_unstable();
     subnets.dedup();
     // A plausible uptime: the appliance was up for a while before the simulator started.
     let up = (now - shared.started) + Duration::days(17) + Duration::hours(5);
-    let clock = now.format(format_description!("[year]-[month]-[day] [hour]:[minute]")).unwrap_or_default();
+    let clock = now
+        .format(format_description!("[year]-[month]-[day] [hour]:[minute]"))
+        .unwrap_or_default();
     let probe = |id: u64, label: &str, ip: &str| {
         json!({ "id": id, "label": label, "version": VERSION, "ipAddress": ip, "time": clock, "error": false,
             "bandwidthCurrent": 48_000_000 + id * 3_100_000, "connectionsPerMinuteCurrent": 900 + id * 35 })

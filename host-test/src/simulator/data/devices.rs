@@ -17,6 +17,7 @@ pub(crate) struct Tag {
 }
 
 /// The tags an operator of a mid-sized corporate network might have defined.
+#[rustfmt::skip]
 pub(crate) const TAGS: &[Tag] = &[
     Tag { tid: 4, name: "Admin", color: 210, description: "Used for administration", restricted: false, auto: false },
     Tag { tid: 7, name: "Internet Facing System", color: 115, description: "Reachable from outside", restricted: false, auto: false },
@@ -92,12 +93,20 @@ impl Device {
             d["priority"] = json!(self.priority);
         }
         if !self.credentials.is_empty() {
-            let credentials: Vec<Value> =
-                self.credentials.iter().map(|c| json!({ "credential": c, "lastSeen": self.last_seen })).collect();
+            let credentials: Vec<Value> = self
+                .credentials
+                .iter()
+                .map(|c| json!({ "credential": c, "lastSeen": self.last_seen }))
+                .collect();
             d["credentials"] = json!(credentials);
         }
         if include_tags {
-            d["tags"] = json!(self.tags.iter().map(|&i| tag_json(&TAGS[i])).collect::<Vec<_>>());
+            d["tags"] = json!(
+                self.tags
+                    .iter()
+                    .map(|&i| tag_json(&TAGS[i]))
+                    .collect::<Vec<_>>()
+            );
         }
         d
     }
@@ -133,10 +142,17 @@ struct Profile {
     personal: bool,
 }
 
+const APPLE: &str = "Apple, Inc.";
 const WINDOWS: &[&str] = &["Windows 10 or 11", "Windows 11"];
-const PC_VENDORS: &[&str] = &["Dell Inc.", "HP Inc.", "LCFC(HeFei) Electronics Technology co., ltd"];
+const PC_VENDORS: &[&str] = &[
+    "Dell Inc.",
+    "HP Inc.",
+    "LCFC(HeFei) Electronics Technology co., ltd",
+];
 const SERVER_VENDORS: &[&str] = &["VMware, Inc.", "Super Micro Computer, Inc."];
 
+// One row per kind of device, so rustfmt leaves the table alone.
+#[rustfmt::skip]
 const PROFILES: &[Profile] = &[
     Profile { hostname: Some(("ws-fin-#.corp.example", 3)), count: 8, typename: "desktop", typelabel: "Desktop",
         subnet: (3, "10.10.3"), os: WINDOWS, vendors: PC_VENDORS, tags: &["Finance"], sometimes_tags: &["Admin"],
@@ -186,11 +202,32 @@ const PROFILES: &[Profile] = &[
 
 /// Users of the simulated company, for credentials and SaaS accounts.
 pub(crate) const USERS: &[&str] = &[
-    "a.moreau", "b.okafor", "c.lindqvist", "d.tanaka", "e.rossi", "f.nguyen", "g.kowalski", "h.silva", "i.haddad",
-    "j.murphy", "k.berger", "l.chen", "m.dubois", "n.patel", "o.larsen", "p.novak",
+    "a.moreau",
+    "b.okafor",
+    "c.lindqvist",
+    "d.tanaka",
+    "e.rossi",
+    "f.nguyen",
+    "g.kowalski",
+    "h.silva",
+    "i.haddad",
+    "j.murphy",
+    "k.berger",
+    "l.chen",
+    "m.dubois",
+    "n.patel",
+    "o.larsen",
+    "p.novak",
 ];
 
-const LABELS: &[&str] = &["Build agent", "Reception PC", "Jump host", "Backup target", "Kiosk", "Test bench"];
+const LABELS: &[&str] = &[
+    "Build agent",
+    "Reception PC",
+    "Jump host",
+    "Backup target",
+    "Kiosk",
+    "Test bench",
+];
 
 /// SaaS accounts the appliance watches: module name and subnet id (SaaS subnets are negative).
 const SAAS: &[(&str, i64)] = &[("Office365", -9), ("Salesforce", -11)];
@@ -215,7 +252,14 @@ pub(crate) fn generate(rng: &mut Rng, now: i64) -> Vec<Device> {
                     h
                 }
             };
-            devices.push(network_device(rng, profile, n, did, format!("{base}.{host}"), now));
+            devices.push(network_device(
+                rng,
+                profile,
+                n,
+                did,
+                format!("{base}.{host}"),
+                now,
+            ));
         }
     }
     for (module, sid) in SAAS {
@@ -233,7 +277,7 @@ pub(crate) fn generate(rng: &mut Rng, now: i64) -> Vec<Device> {
             typename: "saasprovider",
             typelabel: "SaaS Provider",
             priority: 0,
-            first_seen: now - rng.range(60, 300) * DAY_MS,
+            first_seen: now - rng.range(60 * 1440, 300 * 1440) * MINUTE_MS,
             last_seen: now - rng.range(1, 90) * MINUTE_MS,
             tags: Vec::new(),
             previous_ips: Vec::new(),
@@ -244,7 +288,9 @@ pub(crate) fn generate(rng: &mut Rng, now: i64) -> Vec<Device> {
 }
 
 fn network_device(rng: &mut Rng, p: &Profile, n: usize, did: u64, ip: String, now: i64) -> Device {
-    let hostname = p.hostname.map(|(pattern, width)| pattern.replace('#', &format!("{n:0width$}")));
+    let hostname = p
+        .hostname
+        .map(|(pattern, width)| pattern.replace('#', &format!("{n:0width$}")));
     // Most devices were active recently; some were away for days, a few long enough to fall
     // outside the default seven-day `/devices` window.
     let last_seen = if p.always_on || rng.chance(0.75) {
@@ -266,14 +312,28 @@ fn network_device(rng: &mut Rng, p: &Profile, n: usize, did: u64, ip: String, no
         let at = last_seen - last_seen % HOUR_MS - rng.range(2, 20) * DAY_MS;
         previous_ips.push((format!("{base}.{}", rng.range(100, 250)), at));
     }
+    let os = (!p.os.is_empty()).then(|| *rng.pick(p.os));
+    // Apple's systems run on Apple hardware and nothing else does, on this network at least.
+    let apple_os = matches!(os, Some("macOS" | "iOS"));
+    let vendors: Vec<&str> = p
+        .vendors
+        .iter()
+        .copied()
+        .filter(|v| (*v == APPLE) == apple_os)
+        .collect();
+    let vendor = if vendors.is_empty() {
+        *rng.pick(p.vendors)
+    } else {
+        *rng.pick(&vendors)
+    };
     Device {
         did,
         sid: p.subnet.0,
         hostname,
         ip: Some(ip),
         mac: Some(mac(rng)),
-        vendor: Some(rng.pick(p.vendors).to_string()),
-        os: (!p.os.is_empty()).then(|| rng.pick(p.os).to_string()),
+        vendor: Some(vendor.to_owned()),
+        os: os.map(str::to_owned),
         label: rng.chance(0.12).then(|| rng.pick(LABELS).to_string()),
         typename: p.typename,
         typelabel: p.typelabel,
@@ -282,7 +342,11 @@ fn network_device(rng: &mut Rng, p: &Profile, n: usize, did: u64, ip: String, no
         last_seen,
         tags,
         previous_ips,
-        credentials: if p.personal { vec![rng.pick(USERS).to_string()] } else { Vec::new() },
+        credentials: if p.personal {
+            vec![rng.pick(USERS).to_string()]
+        } else {
+            Vec::new()
+        },
     }
 }
 

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::components::{Component, Kind, attack_phase};
-use super::{DAY_MS, HOUR_MS, readable_time};
+use super::{DAY_MS, HOUR_MS, MINUTE_MS, readable_time};
 use crate::simulator::rng::Rng;
 
 /// A model definition: name (`Family::Name`), priority 0-5, compliance flag, components and
@@ -16,16 +16,40 @@ struct Definition {
     description: &'static str,
 }
 
-const fn def(name: &'static str, priority: u8, kinds: &'static [Kind], description: &'static str) -> Definition {
-    Definition { name, priority, compliance: false, kinds, description }
+const fn def(
+    name: &'static str,
+    priority: u8,
+    kinds: &'static [Kind],
+    description: &'static str,
+) -> Definition {
+    Definition {
+        name,
+        priority,
+        compliance: false,
+        kinds,
+        description,
+    }
 }
 
-const fn compliance(name: &'static str, priority: u8, kinds: &'static [Kind], description: &'static str) -> Definition {
-    Definition { name, priority, compliance: true, kinds, description }
+const fn compliance(
+    name: &'static str,
+    priority: u8,
+    kinds: &'static [Kind],
+    description: &'static str,
+) -> Definition {
+    Definition {
+        name,
+        priority,
+        compliance: true,
+        kinds,
+        description,
+    }
 }
 
 use Kind::*;
 
+// One entry per model, so rustfmt leaves the table alone.
+#[rustfmt::skip]
 const DEFINITIONS: &[Definition] = &[
     def("Anomalous Connection::Large Upload to Rare Domain", 4, &[DataTransfer, RareExternal],
         "A device sent an unusually large volume of data to an endpoint the network rarely talks to.\\n\\nAction: check what was sent and whether the destination is a sanctioned service."),
@@ -145,8 +169,9 @@ impl Model {
 pub(crate) fn minimal(model: &Value) -> Value {
     let mut model = model.clone();
     if let Some(fields) = model.as_object_mut() {
-        fields.remove("logic");
-        fields.remove("description");
+        // `shift_remove` keeps the remaining fields in the appliance's order.
+        fields.shift_remove("logic");
+        fields.shift_remove("description");
     }
     model
 }
@@ -166,7 +191,12 @@ pub(crate) fn generate(rng: &mut Rng, now: i64) -> Vec<Model> {
                 .iter()
                 .map(|&kind| {
                     cid += rng.range(1, 5) as u64;
-                    let component = Component { cid, chid: cid + 1700, kind, first_cfid: cfid };
+                    let component = Component {
+                        cid,
+                        chid: cid + 1700,
+                        kind,
+                        first_cfid: cfid,
+                    };
                     cfid += component.filter_count() + rng.range(0, 3) as u64;
                     component
                 })
@@ -174,21 +204,53 @@ pub(crate) fn generate(rng: &mut Rng, now: i64) -> Vec<Model> {
             let uuid = uuid(rng);
             let version = rng.range(2, 40);
             phid += rng.range(1, 30) as u64;
-            let created = now - rng.range(200, 900) * DAY_MS;
+            let created = now - rng.range(200 * 1440, 900 * 1440) * MINUTE_MS;
             // A quarter of the models were edited during the breach history, so `then` and
             // `now` differ for their older breaches, as they do on a real appliance.
             let previous = rng.chance(0.25).then(|| {
                 let edited = now - rng.range(12, 13 * 24) * HOUR_MS;
                 let old_modified = edited - rng.range(30, 200) * DAY_MS;
-                let old = object(d, pid, phid, &uuid, version, old_modified, &components, None, false);
+                let old = object(
+                    d,
+                    pid,
+                    phid,
+                    &uuid,
+                    version,
+                    old_modified,
+                    &components,
+                    None,
+                    false,
+                );
                 phid += rng.range(1, 5) as u64;
                 (old, edited)
             });
-            let modified = previous.as_ref().map_or_else(|| created + rng.range(1, 150) * DAY_MS, |(_, e)| *e);
-            let message = previous.as_ref().map(|_| *rng.pick(&["Tuned thresholds", "Reduced false positives", "Added tag"]));
+            let modified = previous
+                .as_ref()
+                .map_or_else(|| created + rng.range(1, 150) * DAY_MS, |(_, e)| *e);
+            let message = previous
+                .as_ref()
+                .map(|_| *rng.pick(&["Tuned thresholds", "Reduced false positives", "Added tag"]));
             let edited_version = version + i64::from(previous.is_some());
-            let now_json = object(d, pid, phid, &uuid, edited_version, modified, &components, message, previous.is_some());
-            Model { pid, uuid, name: d.name, priority: d.priority, components, now: now_json, previous }
+            let now_json = object(
+                d,
+                pid,
+                phid,
+                &uuid,
+                edited_version,
+                modified,
+                &components,
+                message,
+                previous.is_some(),
+            );
+            Model {
+                pid,
+                uuid,
+                name: d.name,
+                priority: d.priority,
+                components,
+                now: now_json,
+                previous,
+            }
         })
         .collect()
 }
@@ -215,10 +277,17 @@ fn object(
     let logic = if components.len() == 1 {
         json!({ "data": [components[0].cid], "type": "componentList", "version": 1 })
     } else {
-        let data: Vec<Value> = components.iter().map(|c| json!({ "cid": c.cid, "weight": 1 })).collect();
+        let data: Vec<Value> = components
+            .iter()
+            .map(|c| json!({ "cid": c.cid, "weight": 1 }))
+            .collect();
         json!({ "data": data, "targetScore": 1, "type": "weightedComponentList", "version": 1 })
     };
-    let mut tags: Vec<&str> = components.iter().map(|c| attack_phase(c.kind)).filter(|t| !t.is_empty()).collect();
+    let mut tags: Vec<&str> = components
+        .iter()
+        .map(|c| attack_phase(c.kind))
+        .filter(|t| !t.is_empty())
+        .collect();
     tags.dedup();
     if edited {
         tags.push("Reviewed");
@@ -228,7 +297,11 @@ fn object(
     } else {
         json!({})
     };
-    let editor = if edited { json!({ "by": "soc.lead", "userID": 12 }) } else { json!({ "by": "System" }) };
+    let editor = if edited {
+        json!({ "by": "soc.lead", "userID": 12 })
+    } else {
+        json!({ "by": "System" })
+    };
     let mut model = json!({
         "name": d.name, "pid": pid, "phid": phid, "uuid": uuid, "logic": logic,
         "throttle": if d.priority >= 4 { 3600 } else { 86400 },
