@@ -112,3 +112,28 @@ fn manifest_version_matches_the_crate_and_the_wit_package() {
     let package = m["wit_package"].as_str().unwrap();
     assert!(world.contains(&format!("package {package};")), "world.wit does not declare {package}");
 }
+
+/// The README's action table is generated from the manifest; run with `UPDATE_README=1` to
+/// rewrite it after changing the manifest.
+#[test]
+fn readme_action_table_matches_the_manifest() {
+    let mut table = String::from("| Action | What it does | Category | Read-only |\n| --- | --- | --- | --- |\n");
+    for a in manifest_actions() {
+        table.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            a["name"].as_str().unwrap(),
+            a["description"].as_str().unwrap(),
+            a["category"].as_str().unwrap(),
+            if a["read_only"] == true { "yes" } else { "no" }
+        ));
+    }
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
+    let readme = std::fs::read_to_string(path).unwrap();
+    let (head, rest) = readme.split_once("<!-- actions:start -->\n").expect("actions:start marker in README");
+    let (current, tail) = rest.split_once("<!-- actions:end -->").expect("actions:end marker in README");
+    if std::env::var_os("UPDATE_README").is_some() {
+        std::fs::write(path, format!("{head}<!-- actions:start -->\n{table}<!-- actions:end -->{tail}")).unwrap();
+        return;
+    }
+    assert_eq!(current, table, "README action table is stale: run `UPDATE_README=1 cargo test -p darktrace-connector --test manifest`");
+}

@@ -1,7 +1,7 @@
 //! The `host-test` command line: run any action of the component against an appliance, or
 //! against the embedded simulator when no connection is given.
 
-use std::io::Read as _;
+use std::io::{Read as _, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -39,6 +39,10 @@ struct Cli {
     /// Seconds an action may take in total.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     timeout: u64,
+    /// Compile the component every time instead of using the precompiled cache
+    /// (~/.cache/darktrace-connector, or DARKTRACE_CONNECTOR_CACHE).
+    #[arg(long)]
+    no_cache: bool,
     /// Memory an action may use, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     memory: usize,
@@ -142,8 +146,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     match &cli.command {
         Command::Actions => {
             let manifest = manifest(&host).await?;
+            let mut out = std::io::stdout().lock();
             for action in manifest["actions"].as_array().into_iter().flatten() {
-                println!(
+                let _ = writeln!(
+                    out,
                     "{:<30} {}{}",
                     action["name"].as_str().unwrap_or_default(),
                     action["description"].as_str().unwrap_or_default(),
@@ -187,6 +193,7 @@ fn load_host(cli: &Cli) -> Result<Host, Failure> {
     let config = HostConfig {
         limits: Limits { memory_bytes: cli.memory * 1024 * 1024, deadline: Duration::from_secs(cli.timeout) },
         ca_certs,
+        cache_dir: if cli.no_cache { None } else { crate::cache::default_dir() },
     };
     let path = cli.component.clone().unwrap_or_else(|| PathBuf::from(crate::CONNECTOR_WASM));
     Ok(Host::load(&path, config)?)
@@ -289,6 +296,8 @@ async fn serve_simulator(port: u16, public_token: Option<String>, private_token:
     Ok(())
 }
 
+/// Writes JSON to stdout; a closed pipe (`| head`) is not an error worth a panic.
 fn print_json(value: &Value) {
-    println!("{}", serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()));
+    let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string());
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
 }

@@ -1,6 +1,7 @@
 //! The wasmtime host for the Darktrace connector component: loads it, runs its actions under a
 //! sandbox policy, and ships an embedded Darktrace simulator so everything works offline.
 
+pub mod cache;
 pub mod cli;
 pub mod outbound;
 pub mod runtime;

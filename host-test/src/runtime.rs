@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
 use rustls_pki_types::CertificateDer;
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -61,6 +61,8 @@ pub struct HostConfig {
     pub limits: Limits,
     /// CA certificates to trust beside the public roots (`--ca-cert`).
     pub ca_certs: Vec<CertificateDer<'static>>,
+    /// Directory of precompiled components; `None` compiles every time.
+    pub cache_dir: Option<std::path::PathBuf>,
 }
 
 /// Connection parameters as the user gives them. `Debug` never shows the private token.
@@ -174,6 +176,7 @@ pub struct Host {
     sender: Arc<Sender>,
     limits: Limits,
     identity: String,
+    imports: Vec<String>,
 }
 
 impl Host {
@@ -191,7 +194,9 @@ impl Host {
         let engine = Engine::new(&engine_config).map_err(|e| anyhow!("{e:?}"))?;
         start_epoch_ticker(&engine);
 
-        let component = Component::new(&engine, wasm).map_err(|e| anyhow!("{e:?}")).context("not a valid component")?;
+        let component =
+            crate::cache::compile(&engine, wasm, config.cache_dir.as_deref()).map_err(|e| anyhow!("{e:?}")).context("not a valid component")?;
+        let imports = component.component_type().imports(&engine).map(|(name, _)| name.to_owned()).collect();
         let mut linker = Linker::<Ctx>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| anyhow!("{e:?}"))?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(|e| anyhow!("{e:?}"))?;
@@ -201,9 +206,14 @@ impl Host {
             .context("the component needs imports this host does not provide")?;
         let pre = bindings::ConnectorPre::new(instance_pre).map_err(|e| anyhow!("{e:?}")).context("the component does not export the darktrace:connector world")?;
         let sender = Arc::new(Sender::new(&config.ca_certs, Duration::from_secs(10))?);
-        let mut host = Host { engine, pre, sender, limits: config.limits, identity: String::new() };
+        let mut host = Host { engine, pre, sender, limits: config.limits, identity: String::new(), imports };
         host.identity = host.read_identity()?;
         Ok(host)
+    }
+
+    /// The interfaces the component imports, e.g. `wasi:http/outgoing-handler@0.2.12`.
+    pub fn imports(&self) -> &[String] {
+        &self.imports
     }
 
     /// `name version` of the loaded connector, from its manifest.

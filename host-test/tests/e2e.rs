@@ -320,3 +320,34 @@ async fn describe_returns_the_manifest() {
     assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), *MANIFEST);
     assert_eq!(HOST.identity(), "darktrace 0.1.0");
 }
+
+#[test]
+fn a_corrupt_cache_entry_is_rebuilt_not_trusted() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("cache-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let wasm = std::fs::read(host_test::CONNECTOR_WASM).unwrap();
+    let config = HostConfig { cache_dir: Some(dir.clone()), ..HostConfig::default() };
+    Host::from_bytes(&wasm, config.clone()).expect("first load compiles and writes the cache");
+    let entry = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|x| x == "cwasm")).expect("a cache entry");
+    let good = std::fs::read(&entry).unwrap();
+    std::fs::write(&entry, b"not a precompiled component").unwrap();
+    let host = Host::from_bytes(&wasm, config).expect("a corrupt entry is rebuilt");
+    assert_eq!(host.identity(), "darktrace 0.1.0");
+    assert_eq!(std::fs::read(&entry).unwrap().len(), good.len(), "the entry was rewritten");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The README lists every import of the built component, and nothing else may appear.
+#[test]
+fn the_component_imports_exactly_what_the_readme_lists() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let section = readme.split("<!-- imports:start -->").nth(1).and_then(|s| s.split("<!-- imports:end -->").next()).expect("imports section in README");
+    let mut listed: Vec<String> = section
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("| `").and_then(|l| l.split('`').next()).map(str::to_owned))
+        .collect();
+    let mut actual = HOST.imports().to_vec();
+    listed.sort();
+    actual.sort();
+    assert_eq!(actual, listed, "update the README's import table (and say why a new import is needed)");
+}

@@ -162,6 +162,7 @@ pub(super) fn mbcomments(data: &Dataset, params: &Params) -> Answer {
     ))
 }
 
+/// The breach a path's `{pbid}` names: 400 if it is not a number, 404 if it is unknown.
 fn find<'a>(data: &'a Dataset, pbid: &str) -> Result<&'a Breach, Reply> {
     let pbid = parse_id("pbid", pbid)?;
     data.breach(pbid).ok_or_else(|| Reply::not_found(NOT_FOUND))

@@ -35,13 +35,17 @@ const MAX_BODY: usize = 1 << 20;
 /// State shared by the server task and the [`Simulator`](super::Simulator) handle.
 #[derive(Debug)]
 pub(crate) struct Shared {
+    /// The accepted `DTAPI-Token`.
     pub(crate) public_token: String,
+    /// The key signatures are checked with.
     pub(crate) private_token: String,
     /// Simulated appliance clock minus the real clock.
     pub(crate) clock_offset: Duration,
     /// The simulated clock when the simulator started.
     pub(crate) started: OffsetDateTime,
+    /// Devices, models and breaches, changed by acknowledgements and comments.
     pub(crate) data: Mutex<Dataset>,
+    /// Every request received, in order.
     pub(crate) log: Mutex<Vec<RecordedRequest>>,
 }
 
@@ -139,6 +143,7 @@ impl IntoResponse for Reply {
     }
 }
 
+/// The one handler: reads the whole request, answers it and records it with its status.
 async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let body = axum::body::to_bytes(body, MAX_BODY).await;
@@ -181,6 +186,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     }
 }
 
+/// Authenticates a request, then routes it to its endpoint.
 fn answer(
     shared: &Shared,
     method: &str,
@@ -212,14 +218,11 @@ fn answer(
         ("POST", ["modelbreaches", pbid, "comments"]) => {
             breaches::add_comment(&mut shared.data(), pbid, body, now_ms)
         }
-        (
-            "POST",
-            [
-                "modelbreaches",
-                pbid,
-                action @ ("acknowledge" | "unacknowledge"),
-            ],
-        ) => breaches::acknowledge(&mut shared.data(), pbid, action, &params, body),
+        ("POST", ["modelbreaches", pbid, action])
+            if *action == "acknowledge" || *action == "unacknowledge" =>
+        {
+            breaches::acknowledge(&mut shared.data(), pbid, action, &params, body)
+        }
         ("GET", ["mbcomments"]) => breaches::mbcomments(&shared.data(), &params),
         ("GET", ["devices"]) => devices::devices(&shared.data(), &params, now_ms),
         ("GET", ["devicesearch"]) => devices::search(&shared.data(), &params, now_ms),

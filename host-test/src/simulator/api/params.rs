@@ -130,6 +130,7 @@ pub(crate) fn parse_id(key: &str, value: &str) -> Result<u64, Reply> {
     })
 }
 
+/// `starttime`/`endtime` values: epoch milliseconds.
 fn millis(key: &str, value: &str) -> Result<i64, Reply> {
     value
         .parse()
