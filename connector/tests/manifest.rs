@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use darktrace_connector::actions::{ACTIONS, invoke};
+use darktrace_connector::actions::{actions, invoke};
 use darktrace_connector::manifest::MANIFEST;
 use darktrace_connector::{Connection, Error, Result, Transport, WireRequest, WireResponse};
 use serde_json::Value;
@@ -45,7 +45,7 @@ fn wit_functions() -> BTreeSet<String> {
 fn manifest_wit_and_dispatcher_name_the_same_actions() {
     let manifest: BTreeSet<String> =
         manifest_actions().iter().map(|a| a["name"].as_str().expect("action name").to_owned()).collect();
-    let dispatcher: BTreeSet<String> = ACTIONS.iter().map(|a| a.name.to_owned()).collect();
+    let dispatcher: BTreeSet<String> = actions().map(|a| a.name.to_owned()).collect();
     assert_eq!(manifest, dispatcher, "manifest vs dispatcher");
     assert_eq!(manifest, wit_functions(), "manifest vs WIT functions");
     assert_eq!(manifest.len(), manifest_actions().len(), "duplicate action names in the manifest");

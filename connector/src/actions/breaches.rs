@@ -10,6 +10,15 @@ use crate::request::ApiRequest;
 use crate::shape::{Obj, one_or_many};
 use crate::times::{Instant, iso_from_ms, now_ms};
 
+family_actions! {
+    "list-model-breaches" => list_model_breaches,
+    "get-model-breach" => get_model_breach,
+    "acknowledge-model-breach" => acknowledge_model_breach,
+    "unacknowledge-model-breach" => unacknowledge_model_breach,
+    "add-model-breach-comment" => add_model_breach_comment,
+    "list-model-breach-comments" => list_model_breach_comments,
+}
+
 /// The window listed when the filter gives none.
 const DEFAULT_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
 /// Longest comment accepted; longer text is almost surely a mistake in a playbook.

@@ -10,6 +10,11 @@ use crate::request::ApiRequest;
 use crate::shape::Obj;
 use crate::times::iso_from_ms;
 
+family_actions! {
+    "get-device" => get_device,
+    "search-devices" => search_devices,
+}
+
 /// Most devices `/devicesearch` returns per page.
 const MAX_SEARCH_COUNT: u32 = 300;
 

@@ -2,9 +2,28 @@
 //! typed WIT exports). Both paths run the same code: parse and check the input, check the
 //! connection, then talk to the appliance.
 
+/// Declares a family's action table, `ACTIONS`: `family_actions! { "name" => function, ... }`.
+/// Each function takes the client and a typed [`Input`] and returns a serialisable result.
+macro_rules! family_actions {
+    ($($name:literal => $f:path),* $(,)?) => {
+        /// This family's actions, by name.
+        pub const ACTIONS: &[super::ActionDef] = &[
+            $(super::ActionDef { name: $name, run: |c, t, v| super::json_action(c, t, v, $f) }),*
+        ];
+    };
+}
+
 pub mod breaches;
 pub mod devices;
 pub mod system;
+
+/// Every family's action table. A new family adds its `ACTIONS` here.
+const FAMILIES: &[&[ActionDef]] = &[system::ACTIONS, breaches::ACTIONS, devices::ACTIONS];
+
+/// Every action the connector offers.
+pub fn actions() -> impl Iterator<Item = &'static ActionDef> {
+    FAMILIES.iter().flat_map(|family| family.iter())
+}
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -43,27 +62,6 @@ pub struct ActionDef {
     pub run: fn(Result<Connection>, &dyn Transport, Value) -> Result<Value>,
 }
 
-macro_rules! actions {
-    ($($name:literal => $f:path),* $(,)?) => {
-        /// Every action the connector offers, by name.
-        pub const ACTIONS: &[ActionDef] = &[
-            $(ActionDef { name: $name, run: |c, t, v| json_action(c, t, v, $f) }),*
-        ];
-    };
-}
-
-actions! {
-    "test-connection" => system::test_connection,
-    "list-model-breaches" => breaches::list_model_breaches,
-    "get-model-breach" => breaches::get_model_breach,
-    "acknowledge-model-breach" => breaches::acknowledge_model_breach,
-    "unacknowledge-model-breach" => breaches::unacknowledge_model_breach,
-    "add-model-breach-comment" => breaches::add_model_breach_comment,
-    "list-model-breach-comments" => breaches::list_model_breach_comments,
-    "get-device" => devices::get_device,
-    "search-devices" => devices::search_devices,
-}
-
 fn json_action<I: Input, O: Serialize>(
     conn: Result<Connection>,
     transport: &dyn Transport,
@@ -77,8 +75,8 @@ fn json_action<I: Input, O: Serialize>(
 
 /// Runs the action called `action` with JSON `input` text and returns JSON text.
 pub fn invoke(conn: Result<Connection>, transport: &dyn Transport, action: &str, input: &str) -> Result<String> {
-    let def = ACTIONS.iter().find(|a| a.name == action).ok_or_else(|| {
-        let names: Vec<&str> = ACTIONS.iter().map(|a| a.name).collect();
+    let def = actions().find(|a| a.name == action).ok_or_else(|| {
+        let names: Vec<&str> = actions().map(|a| a.name).collect();
         Error::InvalidInput(format!(
             "unknown action `{}`; the actions are: {}",
             action.chars().take(80).collect::<String>(),

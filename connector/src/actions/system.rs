@@ -11,6 +11,10 @@ use crate::request::ApiRequest;
 use crate::shape::Obj;
 use crate::times::{iso_from_ms, now_ms};
 
+family_actions! {
+    "test-connection" => test_connection,
+}
+
 /// What a successful connection test found (see the WIT `connection-status`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ConnectionStatus {

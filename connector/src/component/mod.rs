@@ -11,16 +11,21 @@ mod bindings {
 
 use std::time::Duration;
 
-use bindings::exports::darktrace::connector::{devices as wd, generic, model_breaches as wb, system as ws, types as wt};
+mod breaches;
+mod devices;
+mod system;
 
-use crate::actions::{self, DidInput, NoInput, PbidInput, breaches, devices, system};
+use bindings::exports::darktrace::connector::{generic, types as wt};
+
+use crate::actions;
 use crate::client::{Transport, WireResponse};
 use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::request::{Method, WireRequest};
 use crate::times::Instant;
 
-struct Component;
+/// The component; each family's `Guest` impl lives in the submodule of that name.
+pub(crate) struct Component;
 
 bindings::export!(Component with_types_in bindings);
 
@@ -104,11 +109,12 @@ fn transport_error(url: &str, e: &anyhow::Error) -> Error {
     }
 }
 
-fn connection(c: wt::Connection) -> Result<Connection> {
+pub(crate) fn connection(c: wt::Connection) -> Result<Connection> {
     Connection::new(&c.api_address, &c.public_token, &c.private_token)
 }
 
-fn run<I: actions::Input, O, W>(c: wt::Connection, input: I, f: fn(&crate::Client, I) -> Result<O>, out: impl Fn(O) -> W) -> Result<W, wt::Error> {
+/// Runs a typed action and converts its result and error for the WIT boundary.
+pub(crate) fn run<I: actions::Input, O, W>(c: wt::Connection, input: I, f: fn(&crate::Client, I) -> Result<O>, out: impl Fn(O) -> W) -> Result<W, wt::Error> {
     actions::run(connection(c), &WasiHttp, input, f).map(out).map_err(wit_error)
 }
 
@@ -131,127 +137,10 @@ fn wit_error(e: Error) -> wt::Error {
     }
 }
 
-fn instant(i: wt::Instant) -> Instant {
+pub(crate) fn instant(i: wt::Instant) -> Instant {
     match i {
         wt::Instant::EpochMs(ms) => Instant::EpochMs(ms),
         wt::Instant::Iso8601(s) => Instant::Iso8601(s),
-    }
-}
-
-fn breach(b: breaches::ModelBreach) -> wb::ModelBreach {
-    wb::ModelBreach {
-        pbid: b.pbid,
-        time: b.time,
-        time_iso: b.time_iso,
-        creation_time: b.creation_time,
-        creation_time_iso: b.creation_time_iso,
-        score: b.score,
-        model_name: b.model_name,
-        model_uuid: b.model_uuid,
-        model_pid: b.model_pid,
-        model_category: b.model_category,
-        device_did: b.device_did,
-        device_ip: b.device_ip,
-        device_hostname: b.device_hostname,
-        device_mac: b.device_mac,
-        acknowledged: b.acknowledged,
-        comment_count: b.comment_count,
-        link: b.link,
-        raw: b.raw.to_string(),
-    }
-}
-
-fn comment(c: breaches::BreachComment) -> wb::BreachComment {
-    wb::BreachComment { pbid: c.pbid, message: c.message, username: c.username, time: c.time, time_iso: c.time_iso, raw: c.raw.to_string() }
-}
-
-fn change(c: breaches::ChangeResult) -> wt::ChangeResult {
-    wt::ChangeResult { id: c.id, state: c.state, raw: c.raw.to_string() }
-}
-
-fn device(d: devices::Device) -> wd::Device {
-    wd::Device {
-        did: d.did,
-        ip: d.ip,
-        mac: d.mac,
-        hostname: d.hostname,
-        vendor: d.vendor,
-        os: d.os,
-        label: d.label,
-        type_name: d.type_name,
-        type_label: d.type_label,
-        priority: d.priority,
-        first_seen: d.first_seen,
-        first_seen_iso: d.first_seen_iso,
-        last_seen: d.last_seen,
-        last_seen_iso: d.last_seen_iso,
-        tags: d.tags,
-        raw: d.raw.to_string(),
-    }
-}
-
-impl ws::Guest for Component {
-    fn test_connection(c: wt::Connection) -> Result<ws::ConnectionStatus, wt::Error> {
-        run(c, NoInput {}, system::test_connection, |s| ws::ConnectionStatus {
-            api_address: s.api_address,
-            version: s.version,
-            hostname: s.hostname,
-            appliance_time: s.appliance_time,
-            checked_at: s.checked_at,
-        })
-    }
-}
-
-impl wb::Guest for Component {
-    fn list_model_breaches(c: wt::Connection, f: wb::BreachFilter) -> Result<Vec<wb::ModelBreach>, wt::Error> {
-        let filter = breaches::BreachFilter {
-            start: f.start.map(instant),
-            end: f.end.map(instant),
-            min_score: f.min_score,
-            pbid: f.pbid,
-            did: f.did,
-            model_pid: f.model_pid,
-            model_uuid: f.model_uuid,
-            include_acknowledged: f.include_acknowledged,
-            creation_time: f.creation_time,
-            minimal: f.minimal,
-        };
-        run(c, filter, breaches::list_model_breaches, |list| list.into_iter().map(breach).collect())
-    }
-
-    fn get_model_breach(c: wt::Connection, pbid: u64) -> Result<wb::ModelBreach, wt::Error> {
-        run(c, PbidInput { pbid }, breaches::get_model_breach, breach)
-    }
-
-    fn acknowledge_model_breach(c: wt::Connection, pbid: u64) -> Result<wt::ChangeResult, wt::Error> {
-        run(c, PbidInput { pbid }, breaches::acknowledge_model_breach, change)
-    }
-
-    fn unacknowledge_model_breach(c: wt::Connection, pbid: u64) -> Result<wt::ChangeResult, wt::Error> {
-        run(c, PbidInput { pbid }, breaches::unacknowledge_model_breach, change)
-    }
-
-    fn add_model_breach_comment(c: wt::Connection, pbid: u64, message: String) -> Result<wb::BreachComment, wt::Error> {
-        run(c, breaches::CommentInput { pbid, message }, breaches::add_model_breach_comment, comment)
-    }
-
-    fn list_model_breach_comments(c: wt::Connection, pbid: u64) -> Result<Vec<wb::BreachComment>, wt::Error> {
-        run(c, PbidInput { pbid }, breaches::list_model_breach_comments, |list| list.into_iter().map(comment).collect())
-    }
-}
-
-impl wd::Guest for Component {
-    fn get_device(c: wt::Connection, did: u64) -> Result<wd::Device, wt::Error> {
-        run(c, DidInput { did }, devices::get_device, device)
-    }
-
-    fn search_devices(c: wt::Connection, q: wd::DeviceQuery) -> Result<wd::DevicePage, wt::Error> {
-        let query = devices::DeviceQuery { query: q.query, count: q.count, offset: q.offset };
-        run(c, query, devices::search_devices, |p| wd::DevicePage {
-            total_count: p.total_count,
-            offset: p.offset,
-            devices: p.devices.into_iter().map(device).collect(),
-        })
     }
 }
 
