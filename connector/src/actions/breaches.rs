@@ -1,4 +1,5 @@
-//! Model breach actions: list, get, acknowledge, unacknowledge, comment.
+//! Model breach actions: list, get, acknowledge, unacknowledge, comment, the connections behind
+//! a breach (`/details`) and comments across breaches (`/mbcomments`).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -17,12 +18,18 @@ family_actions! {
     "unacknowledge-model-breach" => unacknowledge_model_breach,
     "add-model-breach-comment" => add_model_breach_comment,
     "list-model-breach-comments" => list_model_breach_comments,
+    "get-model-breach-connections" => get_model_breach_connections,
+    "list-comments" => list_comments,
 }
 
 /// The window listed when the filter gives none.
 const DEFAULT_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
 /// Longest comment accepted; longer text is almost surely a mistake in a playbook.
 const MAX_COMMENT_CHARS: usize = 10_000;
+/// Largest `count` accepted for `/details` and `/mbcomments`: a bound on the answer's size.
+const MAX_ITEM_COUNT: u32 = 10_000;
+/// Items `/details` and `/mbcomments` return when no count is given (the `/mbcomments` default).
+const DEFAULT_ITEM_COUNT: u32 = 100;
 
 /// Which model breaches to list (see the WIT `breach-filter`).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -341,4 +348,361 @@ fn comment_from(pbid: u64, v: &Value, path: &str) -> Result<BreachComment> {
         time_iso: iso_from_ms(time),
         raw: v.clone(),
     })
+}
+
+/// Input of `list-comments` (see the WIT `comment-filter`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommentFilter {
+    /// Start of the window.
+    pub start: Option<Instant>,
+    /// End of the window.
+    pub end: Option<Instant>,
+    /// Only this breach.
+    pub pbid: Option<u64>,
+    /// Most comments, 1..10000.
+    pub count: Option<u32>,
+}
+
+impl Input for CommentFilter {
+    fn validate(&self) -> Result<()> {
+        window(&self.start, &self.end)?;
+        check_count(self.count)
+    }
+}
+
+/// Input of `get-model-breach-connections` (see the WIT `connections-query`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionsQuery {
+    /// The breach.
+    pub pbid: u64,
+    /// Most events, 1..10000.
+    pub count: Option<u32>,
+    /// Events to skip.
+    pub offset: Option<u32>,
+}
+
+impl Input for ConnectionsQuery {
+    fn validate(&self) -> Result<()> {
+        check_count(self.count)
+    }
+}
+
+/// The breach record at the head of a `/details` answer (see the WIT `breach-record`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BreachRecord {
+    /// Breach id.
+    pub pbid: u64,
+    /// Model name.
+    pub model_name: Option<String>,
+    /// Model local id.
+    pub model_pid: Option<u64>,
+    /// Score 0..1.
+    pub score: Option<f64>,
+    /// Workflow state.
+    pub state: Option<String>,
+    /// Acknowledged or not.
+    pub acknowledged: bool,
+    /// First activity, epoch ms.
+    pub time: Option<i64>,
+    /// `time` in ISO 8601 UTC.
+    pub time_iso: Option<String>,
+    /// Creation, epoch ms.
+    pub creation_time: Option<i64>,
+    /// `creation_time` in ISO 8601 UTC.
+    pub creation_time_iso: Option<String>,
+    /// Breaching devices.
+    pub device_ids: Vec<u64>,
+    /// The appliance's record.
+    pub raw: Value,
+}
+
+/// One connection or event behind a breach (see the WIT `connection-event`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConnectionEvent {
+    /// Event type.
+    pub event_type: String,
+    /// Epoch ms.
+    pub time: Option<i64>,
+    /// `time` in ISO 8601 UTC.
+    pub time_iso: Option<String>,
+    /// Source device id.
+    pub source_did: Option<u64>,
+    /// Destination device id.
+    pub destination_did: Option<u64>,
+    /// Source address or name.
+    pub source: Option<String>,
+    /// Destination address or name.
+    pub destination: Option<String>,
+    /// Destination port.
+    pub destination_port: Option<u32>,
+    /// Transport protocol.
+    pub protocol: Option<String>,
+    /// Application protocol.
+    pub application_protocol: Option<String>,
+    /// `in` or `out`.
+    pub direction: Option<String>,
+    /// The appliance's object.
+    pub raw: Value,
+}
+
+/// The connections behind a breach (see the WIT `breach-connections`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BreachConnections {
+    /// The breach asked about.
+    pub pbid: u64,
+    /// The breach record, when the appliance put it first.
+    pub breach: Option<BreachRecord>,
+    /// The events, oldest first.
+    pub events: Vec<ConnectionEvent>,
+}
+
+/// Checks that a window is given as a pair with the end not before the start.
+fn window(start: &Option<Instant>, end: &Option<Instant>) -> Result<Option<(i64, i64)>> {
+    match (start, end) {
+        (Some(_), None) => Err(Error::field("end", "missing: give `start` and `end` together, or neither")),
+        (None, Some(_)) => Err(Error::field("start", "missing: give `start` and `end` together, or neither")),
+        (Some(s), Some(e)) => {
+            let (s, e) = (s.to_epoch_ms("start")?, e.to_epoch_ms("end")?);
+            if s > e {
+                return Err(Error::field("end", "is before `start`"));
+            }
+            Ok(Some((s, e)))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+fn check_count(count: Option<u32>) -> Result<()> {
+    match count {
+        Some(c) if !(1..=MAX_ITEM_COUNT).contains(&c) => {
+            Err(Error::field("count", format!("{c} is outside 1..{MAX_ITEM_COUNT}; narrow the request or page with `offset`")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Reads the connections and events behind a breach; the breach record the appliance puts
+/// first is returned apart.
+pub fn get_model_breach_connections(client: &Client, input: ConnectionsQuery) -> Result<BreachConnections> {
+    // `count` must not be combined with a time window (API guide), so none is sent.
+    let request = ApiRequest::get("/details")
+        .param("pbid", input.pbid)
+        .param("count", input.count.unwrap_or(DEFAULT_ITEM_COUNT))
+        .opt_param("offset", input.offset);
+    let answer = client.send(&request)?;
+    let items = crate::shape::array(&answer, "details")?;
+    let mut breach = None;
+    let mut events = Vec::with_capacity(items.len());
+    for (i, v) in items.iter().enumerate() {
+        let path = format!("details[{i}]");
+        let o = Obj::new(v, path.as_str())?;
+        let kind = o.opt_str("eventType")?.or(o.opt_str("action")?).unwrap_or_default();
+        if kind == "policybreach" && breach.is_none() {
+            breach = Some(breach_record_from(&o, v)?);
+        } else {
+            events.push(connection_event_from(&o, v, kind)?);
+        }
+    }
+    // Appliances answer an unknown pbid with an empty list rather than 404.
+    if breach.is_none() && events.is_empty() && input.offset.unwrap_or(0) == 0 {
+        return Err(Error::NotFound(format!("model breach {} has no record on the appliance; check the pbid", input.pbid)));
+    }
+    // The guide calls `/details` time-sorted without saying which way; sort so callers need not care.
+    events.sort_by_key(|e| e.time.unwrap_or(i64::MIN));
+    Ok(BreachConnections { pbid: input.pbid, breach, events })
+}
+
+/// Lists comments across breaches (`/mbcomments`), oldest first.
+pub fn list_comments(client: &Client, filter: CommentFilter) -> Result<Vec<BreachComment>> {
+    let window = window(&filter.start, &filter.end)?;
+    let request = ApiRequest::get("/mbcomments")
+        .opt_param("starttime", window.map(|w| w.0))
+        .opt_param("endtime", window.map(|w| w.1))
+        .opt_param("pbid", filter.pbid)
+        .param("count", filter.count.unwrap_or(DEFAULT_ITEM_COUNT));
+    let answer = client.send(&request)?;
+    let items = crate::shape::array(&answer, "mbcomments")?;
+    let mut comments = items
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let path = format!("mbcomments[{i}]");
+            let pbid = Obj::new(v, path.as_str())?.u64("pbid")?;
+            comment_from(pbid, v, &path)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    // The appliance lists newest first; every other list here is oldest first.
+    comments.sort_by_key(|c| (c.time, c.pbid));
+    Ok(comments)
+}
+
+/// The epoch ms of a `/details` item: `timems`, else `time` when it is numeric (it is usually a
+/// readable `YYYY-MM-DD HH:MM:SS` string, which `timems` duplicates).
+fn details_time(o: &Obj<'_>) -> Result<Option<i64>> {
+    if let Some(ms) = o.opt_i64("timems")? {
+        return Ok(Some(ms));
+    }
+    Ok(match o.get("time") {
+        Some(Value::Number(n)) => n.as_i64(),
+        Some(Value::String(s)) => s.trim().parse::<i64>().ok(),
+        _ => None,
+    })
+}
+
+fn breach_record_from(o: &Obj<'_>, v: &Value) -> Result<BreachRecord> {
+    let time = details_time(o)?;
+    let creation_time = o.opt_i64("creationTime")?;
+    let device_ids = match o.opt_array("devices")? {
+        Some((items, at)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, d)| match d {
+                Value::Object(_) => Obj::new(d, format!("{at}[{i}]"))?.u64("did"),
+                Value::Number(n) => n.as_u64().ok_or_else(|| crate::shape::wrong(&format!("{at}[{i}]"), "a device id", d)),
+                other => Err(crate::shape::wrong(&format!("{at}[{i}]"), "a device id", other)),
+            })
+            .collect::<Result<Vec<_>>>()?,
+        None => Vec::new(),
+    };
+    Ok(BreachRecord {
+        pbid: o.u64("pbid")?,
+        model_name: o.opt_str("name")?,
+        model_pid: o.opt_u64("pid")?,
+        score: o.opt_f64("score")?,
+        state: o.opt_str("state")?,
+        acknowledged: o.opt_bool("acknowledged")?.unwrap_or(false),
+        time,
+        time_iso: time.map(iso_from_ms),
+        creation_time,
+        creation_time_iso: creation_time.map(iso_from_ms),
+        device_ids,
+        raw: v.clone(),
+    })
+}
+
+fn connection_event_from(o: &Obj<'_>, v: &Value, event_type: String) -> Result<ConnectionEvent> {
+    let time = details_time(o)?;
+    let device = |key: &str| -> Result<Option<u64>> {
+        Ok(match o.opt_obj(key)? {
+            Some(d) => d.opt_u64("did")?,
+            None => None,
+        })
+    };
+    let source_did = match o.opt_u64("sdid")? {
+        Some(did) => Some(did),
+        None => device("sourceDevice")?,
+    };
+    let destination_did = match o.opt_u64("ddid")? {
+        Some(did) => Some(did),
+        None => device("destinationDevice")?,
+    };
+    let port = match o.opt_u64("destinationPort")? {
+        Some(p) => Some(p),
+        None => o.opt_u64("port")?,
+    };
+    Ok(ConnectionEvent {
+        event_type,
+        time,
+        time_iso: time.map(iso_from_ms),
+        source_did,
+        destination_did,
+        source: o.opt_str("source")?,
+        destination: o.opt_str("destination")?,
+        destination_port: port.and_then(|p| u32::try_from(p).ok()),
+        protocol: o.opt_str("protocol")?,
+        application_protocol: o.opt_str("applicationprotocol")?,
+        direction: o.opt_str("direction")?,
+        raw: v.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::{Transport, WireResponse};
+    use crate::connection::Connection;
+    use crate::request::WireRequest;
+    use std::cell::RefCell;
+
+    /// Answers every request with one canned body and remembers the URLs asked for.
+    struct Canned(&'static str, RefCell<Vec<String>>);
+    impl Transport for Canned {
+        fn send(&self, request: &WireRequest, _: u64) -> Result<WireResponse> {
+            self.1.borrow_mut().push(request.url.clone());
+            Ok(WireResponse { status: 200, headers: Vec::new(), body: self.0.as_bytes().to_vec() })
+        }
+    }
+
+    fn with_answer<T>(body: &'static str, f: impl FnOnce(&Client) -> T) -> (T, Vec<String>) {
+        let t = Canned(body, RefCell::new(Vec::new()));
+        let conn = Connection::new("dt.example.com", "p", "s").unwrap();
+        let out = f(&Client::new(conn, &t));
+        (out, t.1.into_inner())
+    }
+
+    // The shape of the appliance's `/details?pbid=` answer: the breach first (readable `time`,
+    // `timems`), then events with `sdid`/`ddid` and devices as objects.
+    const DETAILS: &str = r#"[
+        {"time":"2025-03-02 08:00:05","timems":1740902405000,"pbid":501,"pid":12,"eventType":"policybreach",
+         "creationTime":1740902410000,"name":"Device::Unusual Port","acknowledged":false,"state":"New",
+         "score":0.61,"devices":[77],"components":[3]},
+        {"time":"2025-03-02 08:00:04","timems":1740902404500,"eventType":"connection","sdid":77,"ddid":80,
+         "port":443,"destinationPort":443,"protocol":"TCP","applicationprotocol":"HTTPS","direction":"out",
+         "source":"10.1.1.7","destination":"10.1.1.9","sourceDevice":{"did":77},"destinationDevice":{"did":80}},
+        {"time":"2025-03-02 07:59:00","timems":1740902340000,"eventType":"notice","sourceDevice":{"did":"77"}}
+    ]"#;
+
+    #[test]
+    fn details_put_the_breach_record_apart_and_sort_the_events() {
+        let (out, urls) = with_answer(DETAILS, |c| {
+            get_model_breach_connections(c, ConnectionsQuery { pbid: 501, count: Some(20), offset: None })
+        });
+        let out = out.unwrap();
+        let breach = out.breach.unwrap();
+        assert_eq!((breach.pbid, breach.device_ids, breach.state.as_deref()), (501, vec![77], Some("New")));
+        assert_eq!(breach.time_iso.as_deref(), Some("2025-03-02T08:00:05.000Z"));
+        assert_eq!(out.events.len(), 2);
+        assert_eq!(out.events[0].event_type, "notice");
+        assert_eq!(out.events[0].source_did, Some(77));
+        assert_eq!((out.events[1].destination_did, out.events[1].destination_port), (Some(80), Some(443)));
+        assert_eq!(urls, ["https://dt.example.com/details?pbid=501&count=20"]);
+    }
+
+    #[test]
+    fn details_of_an_unknown_breach_are_not_found() {
+        let (out, _) = with_answer("[]", |c| get_model_breach_connections(c, ConnectionsQuery { pbid: 9, count: None, offset: None }));
+        assert_eq!(out.unwrap_err().case(), "not-found");
+    }
+
+    #[test]
+    fn details_with_a_wrong_shape_name_the_field() {
+        let (out, _) = with_answer(r#"[{"eventType":"policybreach","pbid":"x"}]"#, |c| {
+            get_model_breach_connections(c, ConnectionsQuery { pbid: 9, count: None, offset: None })
+        });
+        let err = out.unwrap_err();
+        assert_eq!(err.case(), "unexpected-response");
+        assert!(err.message().contains("details[0].pbid"), "{err}");
+    }
+
+    #[test]
+    fn mbcomments_come_back_oldest_first_with_their_pbid() {
+        let body = r#"[{"time":1740902500000,"pbid":8,"username":"a","message":"second","pid":3,"name":"M::N"},
+                       {"time":1740902400000,"pbid":9,"username":"b","message":"first","pid":3,"name":"M::N"}]"#;
+        let (out, urls) = with_answer(body, |c| list_comments(c, CommentFilter::default()));
+        let out = out.unwrap();
+        assert_eq!(out.iter().map(|c| (c.pbid, c.message.as_str())).collect::<Vec<_>>(), [(9, "first"), (8, "second")]);
+        assert_eq!(urls, ["https://dt.example.com/mbcomments?count=100"]);
+    }
+
+    #[test]
+    fn comment_and_connection_inputs_are_checked() {
+        let half = CommentFilter { start: Some(Instant::EpochMs(1_740_902_400_000)), ..Default::default() };
+        assert!(half.validate().unwrap_err().message().contains("`end`"));
+        let big = CommentFilter { count: Some(10_001), ..Default::default() };
+        assert!(big.validate().unwrap_err().message().contains("`count`"));
+        let zero = ConnectionsQuery { pbid: 1, count: Some(0), offset: None };
+        assert!(zero.validate().unwrap_err().message().contains("`count`"));
+    }
 }

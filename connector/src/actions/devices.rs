@@ -1,18 +1,26 @@
-//! Device actions: read one device, search devices.
+//! Device actions: read one device, search and list devices, a device's summary, similar
+//! devices, connection graph and events, and updates to its label, priority and type.
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Value, json};
 
-use super::{DidInput, Input};
+use super::breaches::ChangeResult;
+use super::{DidInput, Input, confirm_success};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::ApiRequest;
-use crate::shape::Obj;
-use crate::times::iso_from_ms;
+use crate::shape::{Obj, array, one_or_many, wrong};
+use crate::times::{Instant, iso_from_ms};
 
 family_actions! {
     "get-device" => get_device,
     "search-devices" => search_devices,
+    "list-devices" => list_devices,
+    "get-device-summary" => get_device_summary,
+    "list-similar-devices" => list_similar_devices,
+    "get-device-connection-info" => get_device_connection_info,
+    "list-device-events" => list_device_events,
+    "update-device" => update_device,
 }
 
 /// Most devices `/devicesearch` returns per page.
@@ -145,10 +153,12 @@ pub fn device_from(v: &Value, path: &str) -> Result<Device> {
             .collect::<Result<Vec<_>>>()?,
         None => Vec::new(),
     };
+    // Newer appliances describe some devices (agents, cloud hosts) only through `interfaces`.
+    let (interface_ip, interface_mac) = latest_interface_address(&o)?;
     Ok(Device {
         did: o.u64("did")?,
-        ip: o.opt_str("ip")?,
-        mac: o.opt_str("macaddress")?,
+        ip: o.opt_str("ip")?.or(interface_ip),
+        mac: o.opt_str("macaddress")?.or(interface_mac),
         hostname: o.opt_str("hostname")?,
         vendor: o.opt_str("vendor")?,
         os: o.opt_str("os")?,
@@ -163,4 +173,836 @@ pub fn device_from(v: &Value, path: &str) -> Result<Device> {
         tags,
         raw: v.clone(),
     })
+}
+
+/// The most recently seen address among a device's `interfaces[].ips[]`, with its interface's
+/// MAC. Those times are epoch **seconds**, unlike every other device time.
+fn latest_interface_address(o: &Obj) -> Result<(Option<String>, Option<String>)> {
+    let Some((interfaces, at)) = o.opt_array("interfaces")? else {
+        return Ok((None, None));
+    };
+    let mut best: Option<(i64, Option<String>, Option<String>)> = None;
+    for (i, interface) in interfaces.iter().enumerate() {
+        let interface = Obj::new(interface, format!("{at}[{i}]"))?;
+        let mac = interface.opt_str("mac")?;
+        let Some((ips, ips_at)) = interface.opt_array("ips")? else { continue };
+        for (j, ip) in ips.iter().enumerate() {
+            let ip = Obj::new(ip, format!("{ips_at}[{j}]"))?;
+            let seen_secs = ip.opt_i64("time")?.unwrap_or(0);
+            if best.as_ref().is_none_or(|(t, _, _)| seen_secs > *t) {
+                best = Some((seen_secs, ip.opt_str("ip")?, mac.clone()));
+            }
+        }
+    }
+    Ok(best.map_or((None, None), |(_, ip, mac)| (ip, mac)))
+}
+
+/// Longest `seen_since` accepted: anything longer is almost surely an epoch time given by mistake.
+const MAX_SEEN_SINCE_SECS: u64 = 366 * 86_400;
+/// Most devices `list-devices` asks for.
+const MAX_LIST_COUNT: u32 = 100_000;
+/// Most similar devices asked for.
+const MAX_SIMILAR: u32 = 100;
+/// Similar devices listed when the input gives no count.
+const DEFAULT_SIMILAR: u32 = 10;
+/// Most events `list-device-events` asks for.
+const MAX_EVENTS: u32 = 10_000;
+/// Events listed when the input gives neither a count nor a window, so the answer stays bounded.
+const DEFAULT_EVENTS: u32 = 100;
+/// Longest label accepted.
+const MAX_LABEL_CHARS: usize = 256;
+
+/// Reads an optional value given as a JSON string or a whole number, as text.
+fn text_or_number<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Number(u64),
+        Text(String),
+    }
+    Ok(Option::<Raw>::deserialize(d)
+        .map_err(|_| serde::de::Error::custom("expected seconds (a whole number) or text such as \"5hour\" or \"6day\""))?
+        .map(|raw| match raw {
+            Raw::Number(n) => n.to_string(),
+            Raw::Text(s) => s,
+        }))
+}
+
+/// Checks a `seensince` value and returns it in the form the appliance takes: plain seconds, or
+/// a count with a singular unit (`5hour`). Accepts plural units and `s`/`m`/`h`/`d`/`w` too.
+pub fn seen_since_param(value: &str) -> Result<String> {
+    let value = value.trim();
+    let digits = value.find(|c: char| !c.is_ascii_digit()).unwrap_or(value.len());
+    let (amount, unit) = value.split_at(digits);
+    let bad = |why: &str| Error::field("seen_since", format!("`{}` {why}", value.chars().take(40).collect::<String>()));
+    let amount: u64 = amount
+        .parse()
+        .map_err(|_| bad("is not a duration; give seconds (3600) or a number with a unit: 30min, 5hour, 6day, 2week"))?;
+    let (unit, secs) = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "s" | "sec" | "secs" | "second" | "seconds" => ("", 1),
+        "m" | "min" | "mins" | "minute" | "minutes" => ("min", 60),
+        "h" | "hr" | "hrs" | "hour" | "hours" => ("hour", 3600),
+        "d" | "day" | "days" => ("day", 86_400),
+        "w" | "week" | "weeks" => ("week", 604_800),
+        _ => return Err(bad("has an unknown unit; use min, hour, day or week")),
+    };
+    if amount == 0 {
+        return Err(bad("is zero; give a positive duration"));
+    }
+    if amount.saturating_mul(secs) > MAX_SEEN_SINCE_SECS {
+        return Err(bad("is longer than a year; if it is an epoch time, give the duration since then instead"));
+    }
+    Ok(format!("{amount}{unit}"))
+}
+
+/// Input of `list-devices` (see the WIT `device-list-filter`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceListFilter {
+    /// Seconds or a count with a unit.
+    #[serde(default, deserialize_with = "text_or_number")]
+    pub seen_since: Option<String>,
+    /// At most this many devices.
+    pub count: Option<u32>,
+    /// Include tags (default true).
+    pub include_tags: Option<bool>,
+}
+
+impl Input for DeviceListFilter {
+    fn validate(&self) -> Result<()> {
+        if let Some(seen_since) = &self.seen_since {
+            seen_since_param(seen_since)?;
+        }
+        if let Some(count) = self.count
+            && !(1..=MAX_LIST_COUNT).contains(&count)
+        {
+            return Err(Error::field("count", format!("{count} is outside 1..{MAX_LIST_COUNT}; narrow `seen_since` instead")));
+        }
+        Ok(())
+    }
+}
+
+/// Lists the devices seen in the window, by id.
+pub fn list_devices(client: &Client, filter: DeviceListFilter) -> Result<Vec<Device>> {
+    let seen_since = filter.seen_since.as_deref().map(seen_since_param).transpose()?;
+    let request = ApiRequest::get("/devices")
+        .opt_param("seensince", seen_since)
+        .opt_param("count", filter.count)
+        .param("includetags", filter.include_tags.unwrap_or(true));
+    let answer = client.send(&request)?;
+    let mut devices = one_or_many(&answer, "devices")?
+        .into_iter()
+        .filter(|v| v.as_object().is_none_or(|o| !o.is_empty()))
+        .enumerate()
+        .map(|(i, v)| device_from(v, &format!("devices[{i}]")))
+        .collect::<Result<Vec<_>>>()?;
+    devices.sort_by_key(|d| d.did);
+    Ok(devices)
+}
+
+/// The appliance's summary of a device (see the WIT `device-summary`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeviceSummary {
+    /// Device id.
+    pub did: u64,
+    /// The device, when included.
+    pub device: Option<Device>,
+    /// Breach ids in the summary.
+    pub model_breach_pbids: Vec<u64>,
+    /// Similar device ids in the summary.
+    pub similar_device_dids: Vec<u64>,
+    /// Events in the summary.
+    pub event_count: u32,
+    /// The sections object.
+    pub sections: Value,
+    /// The appliance's answer.
+    pub raw: Value,
+}
+
+/// Reads a device's summary.
+pub fn get_device_summary(client: &Client, input: DidInput) -> Result<DeviceSummary> {
+    let answer = client.send(&ApiRequest::get("/devicesummary").param("did", input.did))?;
+    let not_found = || Error::NotFound(format!("device {} is not known to the appliance", input.did));
+    if answer.is_null() || answer.as_object().is_some_and(|o| o.is_empty()) {
+        return Err(not_found());
+    }
+    let top = Obj::new(&answer, "devicesummary")?;
+    // Appliances wrap the sections in `data`; accept them unwrapped too.
+    let (sections, path) = match top.get("data") {
+        Some(data) => (data, "devicesummary.data"),
+        None => (&answer, "devicesummary"),
+    };
+    let o = Obj::new(sections, path)?;
+    let device = match o.get("device") {
+        Some(Value::Array(items)) => items.first(),
+        Some(v) => Some(v),
+        None => None,
+    }
+    .filter(|v| v.as_object().is_some_and(|m| !m.is_empty()))
+    .map(|v| device_from(v, &format!("{path}.device")))
+    .transpose()?;
+    let ids = |key: &str, id: &str| -> Result<Vec<u64>> {
+        section(&o, key)?
+            .iter()
+            .enumerate()
+            .map(|(i, v)| Obj::new(v, format!("{path}.{key}[{i}]"))?.opt_u64(id))
+            .filter_map(Result::transpose)
+            .collect()
+    };
+    Ok(DeviceSummary {
+        did: input.did,
+        device,
+        model_breach_pbids: ids("modelbreaches", "pbid")?,
+        similar_device_dids: ids("similardevices", "did")?,
+        event_count: u32::try_from(section(&o, "details")?.len()).unwrap_or(u32::MAX),
+        sections: sections.clone(),
+        raw: answer.clone(),
+    })
+}
+
+/// A summary section that is a list; an absent, null or empty-object section is an empty list.
+fn section<'a>(o: &Obj<'a>, key: &str) -> Result<&'a [Value]> {
+    match o.get(key) {
+        None => Ok(&[]),
+        Some(Value::Object(m)) if m.is_empty() => Ok(&[]),
+        Some(v) => Ok(array(v, &format!("summary.{key}"))?.as_slice()),
+    }
+}
+
+/// Input of `list-similar-devices`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimilarInput {
+    /// The device.
+    pub did: u64,
+    /// How many, 1..100.
+    pub count: Option<u32>,
+}
+
+impl Input for SimilarInput {
+    fn validate(&self) -> Result<()> {
+        match self.count {
+            Some(count) if !(1..=MAX_SIMILAR).contains(&count) => {
+                Err(Error::field("count", format!("{count} is outside 1..{MAX_SIMILAR}")))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A device and its similarity score (see the WIT `similar-device`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SimilarDevice {
+    /// 0..100.
+    pub score: f64,
+    /// The device.
+    pub device: Device,
+}
+
+/// Lists the devices most similar to one device, most similar first.
+pub fn list_similar_devices(client: &Client, input: SimilarInput) -> Result<Vec<SimilarDevice>> {
+    // The path form `/similardevices/<did>` fails on appliances; only the query form works.
+    let request = ApiRequest::get("/similardevices")
+        .param("did", input.did)
+        .param("count", input.count.unwrap_or(DEFAULT_SIMILAR))
+        .param("fulldevicedetails", false);
+    let answer = client.send(&request)?;
+    let mut similar = one_or_many(&answer, "similardevices")?
+        .into_iter()
+        .filter(|v| v.as_object().is_none_or(|o| !o.is_empty()))
+        .enumerate()
+        .map(|(i, v)| {
+            let path = format!("similardevices[{i}]");
+            let score = Obj::new(v, &path)?.opt_f64("score")?.unwrap_or(0.0).clamp(0.0, 100.0);
+            Ok(SimilarDevice { score, device: device_from(v, &path)? })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    similar.sort_by(|a, b| b.score.total_cmp(&a.score));
+    Ok(similar)
+}
+
+/// What a connection graph counts (see the WIT `graph-data`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum GraphData {
+    /// Connections.
+    #[default]
+    #[serde(rename = "connections", alias = "co")]
+    Connections,
+    /// Bytes sent.
+    #[serde(rename = "sizeout", alias = "size_out")]
+    SizeOut,
+    /// Bytes received.
+    #[serde(rename = "sizein", alias = "size_in")]
+    SizeIn,
+}
+
+impl GraphData {
+    /// The `datatype` value the appliance takes.
+    fn param(self) -> &'static str {
+        match self {
+            GraphData::Connections => "co",
+            GraphData::SizeOut => "sizeout",
+            GraphData::SizeIn => "sizein",
+        }
+    }
+}
+
+/// Input of `get-device-connection-info` (see the WIT `connection-info-query`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionInfoQuery {
+    /// The device.
+    pub did: u64,
+    /// What to count.
+    pub data_type: Option<GraphData>,
+    /// Only traffic to this domain.
+    pub external_domain: Option<String>,
+    /// Include zero intervals.
+    pub show_all_graph_data: Option<bool>,
+    /// Similar devices to include, 1..100.
+    pub similar_devices: Option<u32>,
+}
+
+impl Input for ConnectionInfoQuery {
+    fn validate(&self) -> Result<()> {
+        if let Some(domain) = &self.external_domain {
+            let d = domain.trim();
+            if d.is_empty()
+                || d.len() > 253
+                || !d.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '*'))
+            {
+                return Err(Error::field("external_domain", "is not a domain name such as example.com; leave it out for all traffic"));
+            }
+        }
+        match self.similar_devices {
+            Some(n) if !(1..=MAX_SIMILAR).contains(&n) => {
+                Err(Error::field("similar_devices", format!("{n} is outside 1..{MAX_SIMILAR}; leave it out for none")))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A port in a connection graph (see the WIT `port-usage`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PortUsage {
+    /// Port, range or `others`.
+    pub port: String,
+    /// The single port, when it is one.
+    pub port_number: Option<u32>,
+    /// Connections or bytes.
+    pub size: u64,
+    /// First use, epoch ms.
+    pub first_time: Option<i64>,
+    /// `first_time` in ISO 8601 UTC.
+    pub first_time_iso: Option<String>,
+}
+
+/// A peer in a connection graph (see the WIT `peer-usage`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PeerUsage {
+    /// Device id, group id or `others`.
+    pub peer: String,
+    /// The device id, when it is one device.
+    pub did: Option<u64>,
+    /// Connections or bytes.
+    pub size: u64,
+    /// First contact, epoch ms.
+    pub first_time: Option<i64>,
+    /// `first_time` in ISO 8601 UTC.
+    pub first_time_iso: Option<String>,
+}
+
+/// A similar device in a graph answer (see the WIT `graph-peer-device`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GraphPeerDevice {
+    /// Device id.
+    pub did: u64,
+    /// Similarity 0..100.
+    pub similarity_score: Option<f64>,
+}
+
+/// A device's connection graph (see the WIT `connection-info`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConnectionInfo {
+    /// Device id.
+    pub did: u64,
+    /// What the graph counts.
+    pub data_type: GraphData,
+    /// Total as a client.
+    pub total_used: u64,
+    /// Total as a server.
+    pub total_served: u64,
+    /// Total over devices and ports.
+    pub total_devices_and_ports: u64,
+    /// Points in the time series.
+    pub graph_points: u32,
+    /// Ports used.
+    pub ports_used: Vec<PortUsage>,
+    /// Ports served.
+    pub ports_served: Vec<PortUsage>,
+    /// Peers used.
+    pub devices_used: Vec<PeerUsage>,
+    /// Peers served.
+    pub devices_served: Vec<PeerUsage>,
+    /// Similar devices in the answer.
+    pub similar_devices: Vec<GraphPeerDevice>,
+    /// The device's graph.
+    pub graph: Value,
+    /// The appliance's answer.
+    pub raw: Value,
+}
+
+/// Reads a device's connection graph.
+pub fn get_device_connection_info(client: &Client, input: ConnectionInfoQuery) -> Result<ConnectionInfo> {
+    let data_type = input.data_type.unwrap_or_default();
+    // `fulldevicedetails` and `showallgraphdata` change the answer's structure, so both are pinned.
+    let request = ApiRequest::get("/deviceinfo")
+        .param("did", input.did)
+        .param("datatype", data_type.param())
+        .opt_param("externaldomain", input.external_domain.as_deref().map(str::trim))
+        .param("showallgraphdata", input.show_all_graph_data.unwrap_or(false))
+        .param("fulldevicedetails", false)
+        .opt_param("similardevices", input.similar_devices);
+    let answer = client.send(&request)?;
+    let o = Obj::new(&answer, "deviceinfo")?;
+    let (entries, at) = o.opt_array("deviceInfo")?.unwrap_or((&EMPTY, "deviceinfo.deviceInfo".to_owned()));
+    let mut own = None;
+    let mut similar_devices = Vec::new();
+    for (i, entry) in entries.iter().enumerate() {
+        let path = format!("{at}[{i}]");
+        let e = Obj::new(entry, &path)?;
+        let did = e.opt_u64("did")?;
+        if own.is_none() && did.is_none_or(|d| d == input.did) {
+            own = Some((entry, path));
+        } else if let Some(did) = did {
+            similar_devices.push(GraphPeerDevice { did, similarity_score: e.opt_f64("similarityScore")? });
+        }
+    }
+    let (entry, path) = own.ok_or_else(|| {
+        Error::NotFound(format!("the appliance has no connection graph for device {}; check the device id", input.did))
+    })?;
+    let e = Obj::new(entry, &path)?;
+    let graph_points = match e.opt_array("graphData")? {
+        Some((points, _)) => u32::try_from(points.len()).unwrap_or(u32::MAX),
+        None => 0,
+    };
+    let info = e.opt_obj("info")?;
+    let (total_used, total_served, total_devices_and_ports) = match &info {
+        Some(i) => (
+            i.opt_u64("totalUsed")?.unwrap_or(0),
+            i.opt_u64("totalServed")?.unwrap_or(0),
+            i.opt_u64("totalDevicesAndPorts")?.unwrap_or(0),
+        ),
+        None => (0, 0, 0),
+    };
+    let list = |key: &str| -> Result<Vec<Obj<'_>>> {
+        match &info {
+            Some(i) => match i.opt_array(key)? {
+                Some((items, at)) => items.iter().enumerate().map(|(n, v)| Obj::new(v, format!("{at}[{n}]"))).collect(),
+                None => Ok(Vec::new()),
+            },
+            None => Ok(Vec::new()),
+        }
+    };
+    let ports = |key: &str| -> Result<Vec<PortUsage>> {
+        list(key)?.iter().map(|p| {
+            let port = p.get("port").map(loose_text).unwrap_or_default();
+            let first_time = p.opt_i64("firstTime")?;
+            Ok(PortUsage {
+                port_number: port.trim().parse().ok(),
+                port,
+                size: p.opt_u64("size")?.unwrap_or(0),
+                first_time,
+                first_time_iso: first_time.map(iso_from_ms),
+            })
+        }).collect()
+    };
+    let peers = |key: &str| -> Result<Vec<PeerUsage>> {
+        list(key)?.iter().map(|p| {
+            let peer = p.get("did").map(loose_text).unwrap_or_default();
+            let first_time = p.opt_i64("firstTime")?;
+            Ok(PeerUsage {
+                // Zero and negative ids stand for groups of endpoints, not for devices.
+                did: peer.trim().parse::<u64>().ok().filter(|d| *d > 0),
+                peer,
+                size: p.opt_u64("size")?.unwrap_or(0),
+                first_time,
+                first_time_iso: first_time.map(iso_from_ms),
+            })
+        }).collect()
+    };
+    Ok(ConnectionInfo {
+        did: input.did,
+        data_type,
+        total_used,
+        total_served,
+        total_devices_and_ports,
+        graph_points,
+        ports_used: ports("portsUsed")?,
+        ports_served: ports("portsServed")?,
+        devices_used: peers("devicesUsed")?,
+        devices_served: peers("devicesServed")?,
+        similar_devices,
+        graph: json!({ "graphData": e.get("graphData").cloned().unwrap_or(json!([])), "info": e.get("info").cloned().unwrap_or(json!({})) }),
+        raw: answer.clone(),
+    })
+}
+
+static EMPTY: Vec<Value> = Vec::new();
+
+/// A scalar as text, whatever its JSON type (ports and ids come as numbers, ranges or `others`).
+fn loose_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// The kind of events to list (see the WIT `event-type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum EventType {
+    /// Connections.
+    #[default]
+    #[serde(rename = "connection")]
+    Connection,
+    /// Unusual connections.
+    #[serde(rename = "unusualconnection", alias = "unusual_connection")]
+    UnusualConnection,
+    /// New connections.
+    #[serde(rename = "newconnection", alias = "new_connection")]
+    NewConnection,
+    /// Notices.
+    #[serde(rename = "notice")]
+    Notice,
+    /// Device history.
+    #[serde(rename = "devicehistory", alias = "device_history")]
+    DeviceHistory,
+    /// Model breaches.
+    #[serde(rename = "modelbreach", alias = "model_breach")]
+    ModelBreach,
+}
+
+impl EventType {
+    /// The `eventtype` value the appliance takes.
+    fn param(self) -> &'static str {
+        match self {
+            EventType::Connection => "connection",
+            EventType::UnusualConnection => "unusualconnection",
+            EventType::NewConnection => "newconnection",
+            EventType::Notice => "notice",
+            EventType::DeviceHistory => "devicehistory",
+            EventType::ModelBreach => "modelbreach",
+        }
+    }
+}
+
+/// Input of `list-device-events` (see the WIT `device-event-query`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceEventQuery {
+    /// The device.
+    pub did: u64,
+    /// The kind of event.
+    pub event_type: Option<EventType>,
+    /// At most this many.
+    pub count: Option<u32>,
+    /// Window start.
+    pub start: Option<Instant>,
+    /// Window end.
+    pub end: Option<Instant>,
+}
+
+impl Input for DeviceEventQuery {
+    fn validate(&self) -> Result<()> {
+        match (&self.start, &self.end) {
+            (Some(_), None) => return Err(Error::field("end", "missing: give `start` and `end` together, or neither")),
+            (None, Some(_)) => return Err(Error::field("start", "missing: give `start` and `end` together, or neither")),
+            (Some(s), Some(e)) => {
+                if s.to_epoch_ms("start")? > e.to_epoch_ms("end")? {
+                    return Err(Error::field("end", "is before `start`"));
+                }
+                if self.count.is_some() {
+                    return Err(Error::field("count", "cannot be combined with a time window (the appliance refuses it); give one or the other"));
+                }
+            }
+            (None, None) => {}
+        }
+        match self.count {
+            Some(count) if !(1..=MAX_EVENTS).contains(&count) => {
+                Err(Error::field("count", format!("{count} is outside 1..{MAX_EVENTS}; use a time window for more")))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// One event of a device (see the WIT `device-event`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeviceEvent {
+    /// The appliance's event type.
+    pub event_type: String,
+    /// Epoch ms.
+    pub time: i64,
+    /// `time` in ISO 8601 UTC.
+    pub time_iso: String,
+    /// Connection id.
+    pub uid: Option<String>,
+    /// `in` or `out`.
+    pub direction: Option<String>,
+    /// Source name.
+    pub source: Option<String>,
+    /// Destination name.
+    pub destination: Option<String>,
+    /// Source IP.
+    pub source_ip: Option<String>,
+    /// Destination IP.
+    pub destination_ip: Option<String>,
+    /// Source device id.
+    pub source_did: Option<u64>,
+    /// Destination device id.
+    pub destination_did: Option<u64>,
+    /// Port.
+    pub port: Option<u32>,
+    /// Transport protocol.
+    pub protocol: Option<String>,
+    /// Application protocol.
+    pub application_protocol: Option<String>,
+    /// Connection status.
+    pub status: Option<String>,
+    /// Notice type, history action or model name.
+    pub name: Option<String>,
+    /// Notice message, history value or breach score.
+    pub detail: Option<String>,
+    /// The appliance's object.
+    pub raw: Value,
+}
+
+/// Lists a device's events, oldest first.
+pub fn list_device_events(client: &Client, input: DeviceEventQuery) -> Result<Vec<DeviceEvent>> {
+    let window = match (&input.start, &input.end) {
+        (Some(s), Some(e)) => Some((s.to_epoch_ms("start")?, e.to_epoch_ms("end")?)),
+        _ => None,
+    };
+    let count = match window {
+        Some(_) => None,
+        None => Some(input.count.unwrap_or(DEFAULT_EVENTS)),
+    };
+    let request = ApiRequest::get("/details")
+        .param("did", input.did)
+        .param("eventtype", input.event_type.unwrap_or_default().param())
+        .opt_param("count", count)
+        .opt_param("starttime", window.map(|w| w.0))
+        .opt_param("endtime", window.map(|w| w.1))
+        .param("fulldevicedetails", false);
+    let answer = client.send(&request)?;
+    let mut events = one_or_many(&answer, "details")?
+        .into_iter()
+        .filter(|v| v.as_object().is_none_or(|o| !o.is_empty()))
+        .enumerate()
+        .map(|(i, v)| event_from(v, &format!("details[{i}]")))
+        .collect::<Result<Vec<_>>>()?;
+    // The guide calls `/details` time-sorted without saying which way.
+    events.sort_by_key(|e| e.time);
+    Ok(events)
+}
+
+/// Normalises one `/details` event.
+pub fn event_from(v: &Value, path: &str) -> Result<DeviceEvent> {
+    let o = Obj::new(v, path)?;
+    // `timems` is milliseconds; `time` is usually "YYYY-MM-DD HH:MM:SS" UTC but ms on some records.
+    let time = match o.opt_i64("timems")? {
+        Some(ms) => ms,
+        None => match o.get("time") {
+            Some(Value::String(s)) if s.contains('-') => readable_ms(s).ok_or_else(|| wrong(&format!("{path}.time"), "a date such as 2024-01-15 10:30:00", &Value::String(s.clone())))?,
+            Some(_) => o.i64("time")?,
+            None => o.i64("timems")?,
+        },
+    };
+    let end = |key: &str| -> Result<(Option<String>, Option<u64>)> {
+        match o.opt_obj(key)? {
+            Some(d) => Ok((d.opt_str("ip")?, d.get("did").and_then(loose_u64))),
+            None => Ok((None, None)),
+        }
+    };
+    let (source_ip, source_did) = end("sourceDevice")?;
+    let (destination_ip, destination_did) = end("destinationDevice")?;
+    let text = |key: &str| o.get(key).map(loose_text).filter(|s| !s.is_empty());
+    let name = text("type").filter(|_| o.get("nid").is_some()).or_else(|| text("name"));
+    Ok(DeviceEvent {
+        event_type: text("eventType").or_else(|| text("action")).unwrap_or_else(|| "unknown".to_owned()),
+        time,
+        time_iso: iso_from_ms(time),
+        uid: text("uid"),
+        direction: text("direction"),
+        source: text("source"),
+        destination: text("destination"),
+        source_ip,
+        destination_ip,
+        source_did: source_did.or_else(|| o.get("sdid").and_then(loose_u64)),
+        destination_did: destination_did.or_else(|| o.get("ddid").and_then(loose_u64)),
+        port: o.get("port").or_else(|| o.get("destinationPort")).and_then(loose_u64).and_then(|p| u32::try_from(p).ok()),
+        protocol: text("protocol"),
+        application_protocol: text("applicationprotocol"),
+        status: text("status"),
+        name,
+        detail: text("msg").or_else(|| text("value")).or_else(|| text("score")),
+        raw: v.clone(),
+    })
+}
+
+/// A whole number given as a number or numeric text; anything else (`others`, ranges) is none.
+fn loose_u64(v: &Value) -> Option<u64> {
+    match v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Epoch ms of a readable UTC time such as `2024-01-15 10:30:00`.
+fn readable_ms(s: &str) -> Option<i64> {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    let t = time::PrimitiveDateTime::parse(s.trim(), format).ok()?.assume_utc();
+    Some((t.unix_timestamp_nanos() / 1_000_000) as i64)
+}
+
+/// Input of `update-device` (see the WIT `device-update`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceUpdate {
+    /// The device.
+    pub did: u64,
+    /// New label; empty removes it.
+    pub label: Option<String>,
+    /// New priority, -5..5.
+    pub priority: Option<i32>,
+    /// New type id.
+    pub type_id: Option<u32>,
+}
+
+impl Input for DeviceUpdate {
+    fn validate(&self) -> Result<()> {
+        if self.label.is_none() && self.priority.is_none() && self.type_id.is_none() {
+            return Err(Error::field("label", "missing: give at least one of `label`, `priority` and `type_id`"));
+        }
+        if let Some(label) = &self.label {
+            if label.chars().count() > MAX_LABEL_CHARS {
+                return Err(Error::field("label", format!("is longer than {MAX_LABEL_CHARS} characters")));
+            }
+            if label.chars().any(char::is_control) {
+                return Err(Error::field("label", "contains a line break or control character; give one line of text"));
+            }
+        }
+        if let Some(priority) = self.priority
+            && !(-5..=5).contains(&priority)
+        {
+            return Err(Error::field("priority", format!("{priority} is outside -5..5")));
+        }
+        Ok(())
+    }
+}
+
+/// Changes a device's label, priority or type.
+pub fn update_device(client: &Client, input: DeviceUpdate) -> Result<ChangeResult> {
+    let mut body = serde_json::Map::new();
+    body.insert("did".into(), json!(input.did));
+    if let Some(label) = &input.label {
+        body.insert("label".into(), json!(label.trim()));
+    }
+    if let Some(priority) = input.priority {
+        body.insert("priority".into(), json!(priority));
+    }
+    if let Some(type_id) = input.type_id {
+        body.insert("type".into(), json!(type_id));
+    }
+    let answer = client.send(&ApiRequest::post_json("/devices", &body))?;
+    // Some versions answer with the updated device rather than SUCCESS.
+    if answer.get("did").is_none() {
+        confirm_success(&format!("update of device {}", input.did), &answer)?;
+    }
+    Ok(ChangeResult { id: input.did.to_string(), state: "updated".to_owned(), raw: answer })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seen_since_takes_seconds_or_units_and_refuses_the_rest() {
+        assert_eq!(seen_since_param("3600").unwrap(), "3600");
+        assert_eq!(seen_since_param("5hour").unwrap(), "5hour");
+        assert_eq!(seen_since_param("6days").unwrap(), "6day");
+        assert_eq!(seen_since_param("30 min").unwrap(), "30min");
+        for bad in ["", "soon", "5 fortnights", "0", "1705311000", "53week", "-5hour"] {
+            let err = seen_since_param(bad).unwrap_err();
+            assert!(err.message().starts_with("`seen_since`"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn seen_since_is_accepted_as_a_number_or_text() {
+        let f: DeviceListFilter = crate::actions::parse_input(json!({"seen_since": 3600})).unwrap();
+        assert_eq!(f.seen_since.as_deref(), Some("3600"));
+        let f: DeviceListFilter = crate::actions::parse_input(json!({"seen_since": "2week"})).unwrap();
+        assert!(f.validate().is_ok());
+        assert!(crate::actions::parse_input::<DeviceListFilter>(json!({"seen_since": true})).is_err());
+    }
+
+    #[test]
+    fn events_refuse_a_count_with_a_window_and_half_windows() {
+        let q = |v: Value| crate::actions::parse_input::<DeviceEventQuery>(v).unwrap().validate();
+        let err = q(json!({"did": 1, "count": 5, "start": 1_705_311_000_000_i64, "end": 1_705_312_000_000_i64})).unwrap_err();
+        assert!(err.message().starts_with("`count`"), "{err}");
+        assert!(q(json!({"did": 1, "start": 1_705_311_000_000_i64})).unwrap_err().message().starts_with("`end`"));
+        assert!(q(json!({"did": 1, "count": 0})).is_err());
+        assert!(q(json!({"did": 1, "event_type": "unusual_connection", "count": 10})).is_ok());
+        assert!(crate::actions::parse_input::<DeviceEventQuery>(json!({"did": 1, "event_type": "bogus"})).is_err());
+    }
+
+    #[test]
+    fn update_needs_something_to_change_and_a_priority_in_range() {
+        let u = |v: Value| crate::actions::parse_input::<DeviceUpdate>(v).unwrap().validate();
+        assert!(u(json!({"did": 1})).unwrap_err().message().contains("at least one"));
+        assert!(u(json!({"did": 1, "priority": 6})).unwrap_err().message().starts_with("`priority`"));
+        assert!(u(json!({"did": 1, "label": "a\nb"})).is_err());
+        assert!(u(json!({"did": 1, "label": ""})).is_ok());
+        assert!(u(json!({"did": 1, "priority": -5, "type_id": 3})).is_ok());
+    }
+
+    #[test]
+    fn connection_events_prefer_timems_and_read_both_ends() {
+        let v = json!({"time": "2024-01-15 09:30:00", "timems": 1_705_311_000_123_i64, "eventType": "connection",
+            "uid": "Cabc", "port": 443, "protocol": "TCP", "applicationprotocol": "HTTPS", "direction": "out",
+            "sourceDevice": {"did": 12, "ip": "10.0.0.5"}, "destinationDevice": {"ip": "203.0.113.9", "ippopularity": "0"},
+            "source": "ws-1", "destination": "example.net", "status": "ongoing"});
+        let e = event_from(&v, "details[0]").unwrap();
+        assert_eq!((e.time, e.time_iso.as_str()), (1_705_311_000_123, "2024-01-15T09:30:00.123Z"));
+        assert_eq!((e.source_did, e.destination_did), (Some(12), None));
+        assert_eq!(e.destination_ip.as_deref(), Some("203.0.113.9"));
+        assert_eq!((e.port, e.protocol.as_deref()), (Some(443), Some("TCP")));
+    }
+
+    #[test]
+    fn events_without_timems_read_the_readable_time_and_notices_keep_their_type() {
+        let v = json!({"time": "2024-01-15 09:30:00", "eventType": "notice", "nid": 7, "type": "SSH::Brute", "msg": "many logins",
+            "destinationPort": "22"});
+        let e = event_from(&v, "details[0]").unwrap();
+        assert_eq!(e.time, 1_705_311_000_000);
+        assert_eq!((e.name.as_deref(), e.detail.as_deref(), e.port), (Some("SSH::Brute"), Some("many logins"), Some(22)));
+        let err = event_from(&json!({"time": "yesterday-ish"}), "details[3]").unwrap_err();
+        assert!(err.message().contains("details[3].time"), "{err}");
+        let err = event_from(&json!({"eventType": "connection"}), "details[4]").unwrap_err();
+        assert_eq!(err.case(), "unexpected-response");
+    }
+
+    #[test]
+    fn interface_addresses_fill_in_a_missing_ip_and_their_times_are_seconds() {
+        let v = json!({"did": 5, "interfaces": [
+            {"mac": "aa:bb:cc:00:00:01", "ips": [{"ip": "10.1.1.1", "time": 1_674_546_000}]},
+            {"mac": "aa:bb:cc:00:00:02", "ips": [{"ip": "10.2.2.2", "time": 1_674_546_007}]}]});
+        let d = device_from(&v, "device").unwrap();
+        assert_eq!((d.ip.as_deref(), d.mac.as_deref()), (Some("10.2.2.2"), Some("aa:bb:cc:00:00:02")));
+    }
 }

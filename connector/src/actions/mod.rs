@@ -13,12 +13,17 @@ macro_rules! family_actions {
     };
 }
 
+pub mod ai_analyst;
 pub mod breaches;
 pub mod devices;
+pub mod intel;
+pub mod metadata;
+pub mod respond;
 pub mod system;
+pub mod tags;
 
 /// Every family's action table. A new family adds its `ACTIONS` here.
-const FAMILIES: &[&[ActionDef]] = &[system::ACTIONS, breaches::ACTIONS, devices::ACTIONS];
+const FAMILIES: &[&[ActionDef]] = &[system::ACTIONS, breaches::ACTIONS, devices::ACTIONS, ai_analyst::ACTIONS, tags::ACTIONS, metadata::ACTIONS, respond::ACTIONS, intel::ACTIONS];
 
 /// Every action the connector offers.
 pub fn actions() -> impl Iterator<Item = &'static ActionDef> {

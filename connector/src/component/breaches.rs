@@ -31,6 +31,40 @@ pub(crate) fn comment(c: breaches::BreachComment) -> wb::BreachComment {
     wb::BreachComment { pbid: c.pbid, message: c.message, username: c.username, time: c.time, time_iso: c.time_iso, raw: c.raw.to_string() }
 }
 
+fn breach_record(r: breaches::BreachRecord) -> wb::BreachRecord {
+    wb::BreachRecord {
+        pbid: r.pbid,
+        model_name: r.model_name,
+        model_pid: r.model_pid,
+        score: r.score,
+        state: r.state,
+        acknowledged: r.acknowledged,
+        time: r.time,
+        time_iso: r.time_iso,
+        creation_time: r.creation_time,
+        creation_time_iso: r.creation_time_iso,
+        device_ids: r.device_ids,
+        raw: r.raw.to_string(),
+    }
+}
+
+fn connection_event(e: breaches::ConnectionEvent) -> wb::ConnectionEvent {
+    wb::ConnectionEvent {
+        event_type: e.event_type,
+        time: e.time,
+        time_iso: e.time_iso,
+        source_did: e.source_did,
+        destination_did: e.destination_did,
+        source: e.source,
+        destination: e.destination,
+        destination_port: e.destination_port,
+        protocol: e.protocol,
+        application_protocol: e.application_protocol,
+        direction: e.direction,
+        raw: e.raw.to_string(),
+    }
+}
+
 pub(crate) fn change(c: breaches::ChangeResult) -> wt::ChangeResult {
     wt::ChangeResult { id: c.id, state: c.state, raw: c.raw.to_string() }
 }
@@ -71,5 +105,18 @@ impl wb::Guest for Component {
     fn list_model_breach_comments(c: wt::Connection, pbid: u64) -> Result<Vec<wb::BreachComment>, wt::Error> {
         run(c, PbidInput { pbid }, breaches::list_model_breach_comments, |list| list.into_iter().map(comment).collect())
     }
-}
 
+    fn get_model_breach_connections(c: wt::Connection, q: wb::ConnectionsQuery) -> Result<wb::BreachConnections, wt::Error> {
+        let query = breaches::ConnectionsQuery { pbid: q.pbid, count: q.count, offset: q.offset };
+        run(c, query, breaches::get_model_breach_connections, |out| wb::BreachConnections {
+            pbid: out.pbid,
+            breach: out.breach.map(breach_record),
+            events: out.events.into_iter().map(connection_event).collect(),
+        })
+    }
+
+    fn list_comments(c: wt::Connection, f: wb::CommentFilter) -> Result<Vec<wb::BreachComment>, wt::Error> {
+        let filter = breaches::CommentFilter { start: f.start.map(instant), end: f.end.map(instant), pbid: f.pbid, count: f.count };
+        run(c, filter, breaches::list_comments, |list| list.into_iter().map(comment).collect())
+    }
+}

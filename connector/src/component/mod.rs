@@ -11,9 +11,14 @@ mod bindings {
 
 use std::time::Duration;
 
+mod ai_analyst;
 mod breaches;
 mod devices;
+mod intel;
+mod metadata;
+mod respond;
 mod system;
+mod tags;
 
 use bindings::exports::darktrace::connector::{generic, types as wt};
 

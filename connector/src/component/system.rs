@@ -1,7 +1,7 @@
 //! WIT boundary for connection and appliance checks.
 
 use super::bindings::exports::darktrace::connector::{system as ws, types as wt};
-use super::{Component, run};
+use super::{Component, instant, run};
 use crate::actions::{NoInput, system};
 
 impl ws::Guest for Component {
@@ -14,5 +14,32 @@ impl ws::Guest for Component {
             checked_at: s.checked_at,
         })
     }
-}
 
+    fn get_status(c: wt::Connection) -> Result<ws::ApplianceStatus, wt::Error> {
+        run(c, NoInput {}, system::get_status, |s| ws::ApplianceStatus {
+            version: s.version,
+            hostname: s.hostname,
+            appliance_type: s.appliance_type,
+            time: s.time,
+            time_iso: s.time_iso,
+            uptime: s.uptime,
+            probe_count: s.probe_count,
+            subnet_count: s.subnet_count,
+            device_count: s.device_count,
+            probes_in_error: s.probes_in_error,
+            raw: s.raw.to_string(),
+        })
+    }
+
+    fn get_summary_statistics(c: wt::Connection, q: ws::StatisticsQuery) -> Result<ws::SummaryStatistics, wt::Error> {
+        let query = system::StatisticsQuery { event_type: q.event_type, hours: q.hours, end: q.end.map(instant) };
+        run(c, query, system::get_summary_statistics, |s| ws::SummaryStatistics {
+            device_count: s.device_count,
+            subnet_count: s.subnet_count,
+            credential_count: s.credential_count,
+            respond_action_count: s.respond_action_count,
+            respond_device_count: s.respond_device_count,
+            raw: s.raw.to_string(),
+        })
+    }
+}

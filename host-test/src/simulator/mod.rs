@@ -1,9 +1,9 @@
 //! An embedded Darktrace Threat Visualizer simulator, for tests and demos.
 //!
 //! It serves the endpoints the connector uses (`/status`, `/modelbreaches` and its comments and
-//! acknowledgement, `/mbcomments`, `/devices`, `/devicesearch`) on 127.0.0.1, checks DTAPI
-//! signatures exactly as an appliance does, answers errors in the appliance's shapes, and
-//! records every request it receives. Its data is generated from a seed, relative to its start
+//! acknowledgement, `/mbcomments`, `/details?pbid=`, `/devices`, `/devicesearch`, the AI
+//! Analyst's `/aianalyst/*`) on 127.0.0.1, checks DTAPI signatures exactly as an appliance does,
+//! answers errors in the appliance's shapes, and records every request it receives. Its data is generated from a seed, relative to its start
 //! time, and acknowledgements and comments persist for its lifetime.
 //!
 //! ```no_run
@@ -32,6 +32,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use auth::{AuthFailure, MAX_CLOCK_SKEW, verify};
+pub use data::respond::RespondState;
 
 /// The public token a default simulator accepts (a demo value, not a secret).
 pub const DEMO_PUBLIC_TOKEN: &str = "5d1e7a0c3b9f48e2a6c4d8f0b2e4a6c8d0f2b4e6";
@@ -56,6 +57,9 @@ pub struct SimulatorConfig {
     pub breaches: usize,
     /// The simulated appliance clock minus the real clock, in seconds, to exercise clock skew.
     pub clock_offset_secs: i64,
+    /// "Audit Antigena" on: RESPOND POSTs without a `reason` fail with 400, as on appliances
+    /// configured so.
+    pub audit_respond: bool,
 }
 
 impl Default for SimulatorConfig {
@@ -67,6 +71,7 @@ impl Default for SimulatorConfig {
             port: 0,
             breaches: 300,
             clock_offset_secs: 0,
+            audit_respond: true,
         }
     }
 }
@@ -121,6 +126,7 @@ impl Simulator {
                 started_ms,
             )),
             log: Mutex::new(Vec::new()),
+            audit_respond: config.audit_respond,
         });
         let (stop, stopped) = oneshot::channel::<()>();
         let app = api::router(shared.clone());
@@ -197,6 +203,106 @@ impl Simulator {
             .breach(pbid)
             .map(|b| b.comments.iter().map(|c| c.message.clone()).collect())
             .unwrap_or_default()
+    }
+
+    /// External hostnames with endpoint details, each with the ids of the devices that
+    /// contacted it.
+    pub fn external_endpoints(&self) -> Vec<(String, Vec<u64>)> {
+        let data = self.shared.data();
+        data.metadata
+            .endpoints
+            .iter()
+            .map(|e| {
+                let dids = e
+                    .devices
+                    .iter()
+                    .filter_map(|&i| data.devices.get(i))
+                    .map(|d| d.did)
+                    .collect();
+                (e.hostname.to_owned(), dids)
+            })
+            .collect()
+    }
+
+    /// Every model's pid and UUID, ascending by pid.
+    pub fn model_ids(&self) -> Vec<(u64, String)> {
+        self.shared
+            .data()
+            .models
+            .iter()
+            .map(|m| (m.pid, m.uuid.clone()))
+            .collect()
+    }
+
+    /// Every subnet id, ascending.
+    pub fn subnet_ids(&self) -> Vec<i64> {
+        let mut sids: Vec<i64> = self
+            .shared
+            .data()
+            .metadata
+            .subnets
+            .iter()
+            .map(|s| s.sid)
+            .collect();
+        sids.sort_unstable();
+        sids
+    }
+
+    /// The Advanced Search query documents received so far, decoded, oldest first.
+    pub fn search_documents(&self) -> Vec<serde_json::Value> {
+        self.shared.data().metadata.searches.clone()
+    }
+
+    /// Every AI Analyst incident event id, in creation order.
+    pub fn incident_event_ids(&self) -> Vec<String> {
+        self.shared.data().ai_analyst.events.iter().map(|e| e.id.clone()).collect()
+    }
+
+    /// Whether AI Analyst incident event `uuid` is (acknowledged, pinned); `None` when unknown.
+    pub fn incident_event_state(&self, uuid: &str) -> Option<(bool, bool)> {
+        let data = self.shared.data();
+        let ai = &data.ai_analyst;
+        ai.event(uuid).map(|e| (ai.events[e].acknowledged, ai.events[e].pinned))
+    }
+
+    /// The messages of the comments on AI Analyst incident event `uuid`, oldest first.
+    pub fn incident_event_comments(&self, uuid: &str) -> Vec<String> {
+        let data = self.shared.data();
+        let ai = &data.ai_analyst;
+        ai.event(uuid)
+            .map(|e| ai.events[e].comments.iter().map(|c| c.message.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Names of the tags on device `did` now (expired ones dropped); empty for an unknown device.
+    pub fn device_tags(&self, did: u64) -> Vec<String> {
+        let now = (self.now().unix_timestamp_nanos() / 1_000_000) as i64;
+        let mut data = self.shared.data();
+        data.sync_tags(now);
+        data.device(did).map(|d| d.tag_names().map(str::to_owned).collect()).unwrap_or_default()
+    }
+
+    /// Device `did`'s label, priority and type name; `None` for an unknown device.
+    pub fn device_settings(&self, did: u64) -> Option<(Option<String>, i64, String)> {
+        self.shared.data().device(did).map(|d| (d.label.clone(), d.priority, d.typename.to_owned()))
+    }
+
+    /// Codeids of the RESPOND actions in `state` now, ascending.
+    pub fn respond_codeids(&self, state: RespondState) -> Vec<u64> {
+        let now = (self.now().unix_timestamp_nanos() / 1_000_000) as i64;
+        self.shared.data().respond.actions.iter().filter(|a| a.state(now) == state).map(|a| a.codeid).collect()
+    }
+
+    /// RESPOND action `codeid` as `/antigena?includehistory=true` lists it; `None` when unknown.
+    pub fn respond_action(&self, codeid: u64) -> Option<serde_json::Value> {
+        let data = self.shared.data();
+        data.respond.action(codeid).map(|a| data.respond_json(a, true, true))
+    }
+
+    /// The live watched entries as (name, source), in the order they were added.
+    pub fn watched_domains(&self) -> Vec<(String, String)> {
+        let now = (self.now().unix_timestamp_nanos() / 1_000_000) as i64;
+        self.shared.data().intel.iter().filter(|e| e.live(now)).map(|e| (e.name.clone(), e.source.clone())).collect()
     }
 
     /// Stops accepting connections and waits (up to a few seconds) for open ones to finish.

@@ -117,3 +117,65 @@ async fn comments_are_stored_signed_correctly_even_with_unicode() {
     assert_eq!(listed.last().unwrap()["message"], message);
     assert!(listed.windows(2).all(|w| w[0]["time"].as_i64() <= w[1]["time"].as_i64()));
 }
+
+#[tokio::test]
+async fn breach_connections_put_the_breach_record_apart_from_the_events() {
+    let (sim, conn) = simulator().await;
+    let pbid = *sim.known_pbids().last().unwrap();
+    let out = invoke(&conn, "get-model-breach-connections", json!({"pbid": pbid})).await.unwrap();
+    assert_eq!((out["pbid"].as_u64(), out["breach"]["pbid"].as_u64()), (Some(pbid), Some(pbid)));
+    assert_eq!(out["breach"]["raw"]["eventType"], "policybreach");
+    let events = out["events"].as_array().unwrap();
+    assert!(!events.is_empty() && events.iter().all(|e| e["event_type"] != "policybreach"));
+    assert!(events.windows(2).all(|w| w[0]["time"].as_i64() <= w[1]["time"].as_i64()), "oldest first");
+    let got = invoke(&conn, "get-model-breach", json!({"pbid": pbid})).await.unwrap();
+    assert_eq!(out["breach"]["device_ids"], json!([got["device_did"]]));
+
+    let wit = conn.to_wit();
+    let query = model_breaches::ConnectionsQuery { pbid, count: Some(2), offset: Some(1) };
+    let typed = HOST
+        .call(conn.policy(), async |c, s| c.darktrace_connector_model_breaches().call_get_model_breach_connections(s, &wit, query).await)
+        .await
+        .expect("no trap")
+        .0
+        .unwrap();
+    assert_eq!(typed.events.len(), 2.min(events.len() - 1));
+    assert!(last_sent(&sim).ends_with(&format!("/details?pbid={pbid}&count=2&offset=1")));
+    assert_eq!(case(invoke(&conn, "get-model-breach-connections", json!({"pbid": 999_999_999})).await), "not-found");
+    assert_eq!(case(invoke(&conn, "get-model-breach-connections", json!({"pbid": pbid, "count": 0})).await), "invalid-input");
+}
+
+fn last_sent(sim: &Simulator) -> String {
+    sim.requests().last().map(|r| r.path_and_query.clone()).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn comments_across_breaches_are_listed_oldest_first_and_include_new_ones() {
+    let (sim, conn) = simulator().await;
+    let pbid = sim.known_pbids()[3];
+    invoke(&conn, "add-model-breach-comment", json!({"pbid": pbid, "message": "Seen across breaches"})).await.unwrap();
+    let one = invoke(&conn, "list-comments", json!({"pbid": pbid})).await.unwrap();
+    let one = one.as_array().unwrap();
+    assert_eq!(one.last().unwrap()["message"], "Seen across breaches");
+    assert!(one.iter().all(|c| c["pbid"] == pbid));
+
+    let now = sim.now().unix_timestamp() * 1000 + 1000;
+    let filter = model_breaches::CommentFilter {
+        start: Some(Instant::EpochMs(now - 14 * 24 * 3600 * 1000)),
+        end: Some(Instant::EpochMs(now)),
+        pbid: None,
+        count: Some(500),
+    };
+    let wit = conn.to_wit();
+    let all = HOST
+        .call(conn.policy(), async |c, s| c.darktrace_connector_model_breaches().call_list_comments(s, &wit, &filter).await)
+        .await
+        .expect("no trap")
+        .0
+        .unwrap();
+    assert!(all.len() > one.len(), "comments on many breaches");
+    assert!(all.windows(2).all(|w| w[0].time <= w[1].time), "oldest first");
+    assert!(all.iter().any(|c| c.pbid == pbid && c.message == "Seen across breaches"));
+    let sent = last_sent(&sim);
+    assert!(sent.starts_with("/mbcomments?starttime=") && sent.ends_with("&count=500"), "{sent}");
+}

@@ -167,3 +167,43 @@ fn find<'a>(data: &'a Dataset, pbid: &str) -> Result<&'a Breach, Reply> {
     let pbid = parse_id("pbid", pbid)?;
     data.breach(pbid).ok_or_else(|| Reply::not_found(NOT_FOUND))
 }
+
+/// Most items `/details` returns when no count is given.
+const DETAILS_DEFAULT_COUNT: u64 = 100;
+
+/// `GET /details?pbid=`: the breach record first, then the connections and notices behind it.
+/// `count` caps the events and must not come with a time window, as the API guide says.
+pub(super) fn details(data: &Dataset, params: &Params) -> Answer {
+    let count = params.unsigned("count")?;
+    let window = params.window()?;
+    if count.is_some() && window.is_some() {
+        return Err(Reply::input_error(
+            "count cannot be combined with a time window (starttime/endtime or from/to)",
+        ));
+    }
+    let offset = params.unsigned("offset")?.unwrap_or(0);
+    let Some(pbid) = params.unsigned("pbid")? else {
+        return Err(Reply::input_error(
+            "one of did, pbid, msg or blockedconnections is required",
+        ));
+    };
+    let breach = data
+        .breach(pbid)
+        .ok_or_else(|| Reply::not_found(NOT_FOUND))?;
+    let mut items = data.breach_details(
+        breach,
+        usize::try_from(count.unwrap_or(DETAILS_DEFAULT_COUNT)).unwrap_or(usize::MAX),
+        usize::try_from(offset).unwrap_or(usize::MAX),
+    );
+    if let Some((start, end)) = window {
+        // The breach record stays first whatever the window, as the appliance sends it.
+        let mut rest = items.split_off(1);
+        rest.retain(|e| {
+            e["timems"]
+                .as_i64()
+                .is_some_and(|t| (start..=end).contains(&t))
+        });
+        items.extend(rest);
+    }
+    Ok(Value::Array(items))
+}

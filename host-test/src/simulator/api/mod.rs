@@ -5,10 +5,16 @@
 //! redirect to `/login`, not a 404), and a malformed path id must be an `INPUT ERROR`, not an
 //! extractor's own rejection text.
 
+mod ai_analyst;
 mod breaches;
 mod devices;
+mod health;
+mod intel;
+mod metadata;
 mod params;
+mod respond;
 mod search;
+mod tags;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -47,6 +53,8 @@ pub(crate) struct Shared {
     pub(crate) data: Mutex<Dataset>,
     /// Every request received, in order.
     pub(crate) log: Mutex<Vec<RecordedRequest>>,
+    /// "Audit Antigena": every RESPOND POST must carry a reason.
+    pub(crate) audit_respond: bool,
 }
 
 impl Shared {
@@ -224,8 +232,69 @@ fn answer(
             breaches::acknowledge(&mut shared.data(), pbid, action, &params, body)
         }
         ("GET", ["mbcomments"]) => breaches::mbcomments(&shared.data(), &params),
-        ("GET", ["devices"]) => devices::devices(&shared.data(), &params, now_ms),
-        ("GET", ["devicesearch"]) => devices::search(&shared.data(), &params, now_ms),
+        ("GET", ["details"]) if params.text("pbid").is_some() => {
+            breaches::details(&shared.data(), &params)
+        }
+        ("GET", ["aianalyst", "incidentevents"]) => {
+            ai_analyst::incident_events(&shared.data(), &params, now_ms)
+        }
+        ("GET", ["aianalyst", "groups"]) => ai_analyst::groups(&shared.data(), &params, now_ms),
+        ("POST", ["aianalyst", action])
+            if matches!(*action, "acknowledge" | "unacknowledge" | "pin" | "unpin") =>
+        {
+            ai_analyst::change(&mut shared.data(), action, body)
+        }
+        ("GET", ["aianalyst", "incident", "comments"]) => {
+            ai_analyst::comments(&shared.data(), &params)
+        }
+        ("POST", ["aianalyst", "incident", "comments"]) => {
+            ai_analyst::add_comment(&mut shared.data(), body, now_ms)
+        }
+        ("GET", ["aianalyst", "investigations"]) => {
+            ai_analyst::investigation(&mut shared.data(), &params, now_ms)
+        }
+        ("POST", ["aianalyst", "investigations"]) => {
+            ai_analyst::start_investigation(&mut shared.data(), body, now_ms)
+        }
+        ("GET", ["devices"]) => devices::devices(&mut shared.data(), &params, now_ms),
+        ("POST", ["devices"]) => devices::update(&mut shared.data(), body, now_ms),
+        ("GET", ["devicesearch"]) => devices::search(&mut shared.data(), &params, now_ms),
+        ("GET", ["devicesummary"]) => devices::summary(&mut shared.data(), &params, now_ms),
+        ("GET", ["similardevices"]) => devices::similar(&mut shared.data(), &params, now_ms),
+        ("GET", ["deviceinfo"]) => devices::device_info(&shared.data(), &params, now_ms),
+        ("GET", ["details"]) if params.text("did").is_some() => {
+            devices::details(&mut shared.data(), &params, now_ms)
+        }
+        ("GET", ["tags"]) => tags::list(&mut shared.data(), &params, now_ms),
+        ("GET", ["tags", "entities"]) => tags::entities(&mut shared.data(), &params, now_ms),
+        ("POST", ["tags", "entities"]) => tags::add(&mut shared.data(), body, headers, now_ms),
+        ("DELETE", ["tags", "entities"]) => tags::remove(&mut shared.data(), &params, now_ms),
+        ("GET", ["endpointdetails"]) => metadata::endpoint_details(&shared.data(), &params),
+        ("GET", ["models"]) => metadata::models(&shared.data(), &params),
+        ("GET", ["models", pid]) => metadata::model(&shared.data(), pid),
+        ("GET", ["components", cid]) => metadata::component(&shared.data(), cid),
+        ("GET", ["enums"]) => metadata::enums(&shared.data(), &params),
+        ("GET", ["subnets"]) => metadata::subnets(&shared.data(), &params, now_ms),
+        ("POST", ["advancedsearch", "api", "search"]) => {
+            metadata::search_post(&mut shared.data(), body, now_ms)
+        }
+        // Standard base64 may put `/` in the query, so the rest of the path is the query.
+        ("GET", ["advancedsearch", "api", "search", hash @ ..]) if !hash.is_empty() => {
+            metadata::search_get(&mut shared.data(), &hash.join("/"), now_ms)
+        }
+        ("GET", ["antigena"]) => respond::list(&shared.data(), &params, now_ms),
+        ("POST", ["antigena"]) => {
+            respond::change(&mut shared.data(), body, shared.audit_respond, now_ms)
+        }
+        ("POST", ["antigena", "manual"]) => {
+            respond::manual(&mut shared.data(), body, shared.audit_respond, now_ms)
+        }
+        ("GET", ["antigena", "summary"]) => respond::summary(&shared.data(), &params, now_ms),
+        ("GET", ["intelfeed"]) => intel::list(&shared.data(), &params, now_ms),
+        ("POST", ["intelfeed"]) => intel::change(&mut shared.data(), body, now_ms),
+        ("GET", ["summarystatistics"]) => {
+            health::summary_statistics(&shared.data(), &params, now_ms)
+        }
         _ => Err(Reply::login()),
     }
 }

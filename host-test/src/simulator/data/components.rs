@@ -226,7 +226,7 @@ fn spec(kind: Kind) -> Spec {
 }
 
 /// Rare external names: reserved example domains, so nothing here can ever resolve.
-const RARE_HOSTS: &[&str] = &[
+pub(crate) const RARE_HOSTS: &[&str] = &[
     "cdn-sync.example.net",
     "a83f1c0e9b2d.example.org",
     "update-check.example.com",
@@ -251,6 +251,40 @@ impl Component {
     /// How many filters the component has.
     pub(crate) fn filter_count(&self) -> u64 {
         spec(self.kind).filters.len() as u64
+    }
+
+    /// The component definition as `/components/{cid}` returns it: the metric by id only, and
+    /// the filters with their arguments but no trigger values.
+    pub(crate) fn definition(&self) -> Value {
+        let spec = spec(self.kind);
+        let mut letters = ('A'..='Z').map(String::from);
+        let mut shown = 0;
+        let mut logic_ids = Vec::new();
+        let filters: Vec<Value> = spec
+            .filters
+            .iter()
+            .zip(self.first_cfid..)
+            .map(|(f, cfid)| {
+                let id = if f.comparator == "display" {
+                    shown += 1;
+                    format!("d{shown}")
+                } else {
+                    let id = letters.next().unwrap_or_default();
+                    logic_ids.push(id.clone());
+                    id
+                };
+                let arguments = f
+                    .argument
+                    .map_or_else(|| json!({}), |a| json!({ "value": argument_value(a) }));
+                json!({ "id": id, "cfid": cfid, "cid": self.cid, "chid": self.chid, "filtertype": f.filter_type,
+                    "comparator": f.comparator, "arguments": arguments })
+            })
+            .collect();
+        json!({
+            "cid": self.cid, "chid": self.chid, "mlid": spec.metric.mlid, "threshold": spec.threshold,
+            "interval": spec.interval, "logic": { "data": and_chain(&logic_ids), "version": "v0.1" },
+            "filters": filters, "active": true,
+        })
     }
 
     /// A `triggeredComponents` entry for this component firing at `time` (ms).

@@ -10,10 +10,10 @@ use crate::simulator::rng::Rng;
 pub(crate) struct Tag {
     pub(crate) tid: u64,
     pub(crate) name: &'static str,
-    color: u32,
-    description: &'static str,
-    restricted: bool,
-    auto: bool,
+    pub(crate) color: u32,
+    pub(crate) description: &'static str,
+    pub(crate) restricted: bool,
+    pub(crate) auto: bool,
 }
 
 /// The tags an operator of a mid-sized corporate network might have defined.
@@ -27,6 +27,15 @@ pub(crate) const TAGS: &[Tag] = &[
     Tag { tid: 22, name: "Guest Wi-Fi", color: 60, description: "", restricted: false, auto: false },
     Tag { tid: 26, name: "Multiple Users", color: 170, description: "Shared by several users", restricted: false, auto: true },
     Tag { tid: 31, name: "Watch", color: 350, description: "Under investigation", restricted: false, auto: false },
+];
+
+/// Device types by the id `POST /devices` takes as `type` (the appliance's `sourcedevicetypes`
+/// enum): id, type name and readable label.
+#[rustfmt::skip]
+pub(crate) const DEVICE_TYPES: &[(u32, &str, &str)] = &[
+    (1, "desktop", "Desktop"), (2, "laptop", "Laptop"), (3, "server", "Server"), (4, "mobile", "Mobile Phone"),
+    (5, "printer", "Printer"), (6, "ipcamera", "IP Camera"), (7, "firewall", "Firewall"), (8, "dnsserver", "DNS Server"),
+    (9, "saasprovider", "SaaS Provider"), (10, "iot", "IoT Device"), (11, "tablet", "Tablet"),
 ];
 
 /// A device the simulated appliance has seen.
@@ -45,8 +54,11 @@ pub(crate) struct Device {
     pub(crate) priority: i64,
     pub(crate) first_seen: i64,
     pub(crate) last_seen: i64,
-    /// Indices into [`TAGS`].
+    /// Indices into [`TAGS`]: the tags the device was generated with.
     pub(crate) tags: Vec<usize>,
+    /// The tag objects on the device now, as `/devices?includetags=true` shows them; kept in
+    /// step with the tag store (see `Dataset::sync_tags`).
+    pub(crate) applied_tags: Vec<Value>,
     /// Earlier addresses, newest first, each with when it was seen.
     previous_ips: Vec<(String, i64)>,
     credentials: Vec<String>,
@@ -59,8 +71,8 @@ impl Device {
     }
 
     /// Names of the device's tags.
-    pub(crate) fn tag_names(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.tags.iter().map(|&i| TAGS[i].name)
+    pub(crate) fn tag_names(&self) -> impl Iterator<Item = &str> + '_ {
+        self.applied_tags.iter().filter_map(|t| t["name"].as_str())
     }
 
     /// The device object as `/devices` returns it. Unknown fields are left out, as the appliance
@@ -101,19 +113,14 @@ impl Device {
             d["credentials"] = json!(credentials);
         }
         if include_tags {
-            d["tags"] = json!(
-                self.tags
-                    .iter()
-                    .map(|&i| tag_json(&TAGS[i]))
-                    .collect::<Vec<_>>()
-            );
+            d["tags"] = json!(self.applied_tags);
         }
         d
     }
 }
 
-/// A tag object as it appears on a device.
-fn tag_json(tag: &Tag) -> Value {
+/// A seeded tag object as it appears on a device, never expiring.
+pub(crate) fn tag_json(tag: &Tag) -> Value {
     json!({
         "tid": tag.tid, "thid": tag.tid, "name": tag.name, "restricted": tag.restricted, "expiry": 0,
         "data": { "auto": tag.auto, "color": tag.color, "description": tag.description, "visibility": "Public" },
@@ -280,6 +287,7 @@ pub(crate) fn generate(rng: &mut Rng, now: i64) -> Vec<Device> {
             first_seen: now - rng.range(60 * 1440, 300 * 1440) * MINUTE_MS,
             last_seen: now - rng.range(1, 90) * MINUTE_MS,
             tags: Vec::new(),
+            applied_tags: Vec::new(),
             previous_ips: Vec::new(),
             credentials: vec![format!("{user}@corp.example")],
         });
@@ -340,6 +348,7 @@ fn network_device(rng: &mut Rng, p: &Profile, n: usize, did: u64, ip: String, no
         priority: rng.range(p.priority.0, p.priority.1),
         first_seen: last_seen - rng.range(20, 500) * DAY_MS,
         last_seen,
+        applied_tags: tags.iter().map(|&i| tag_json(&TAGS[i])).collect(),
         tags,
         previous_ips,
         credentials: if p.personal {

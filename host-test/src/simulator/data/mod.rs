@@ -4,9 +4,16 @@
 //! Times are relative to the simulated clock at start, so "the last 24 hours" always has
 //! breaches; everything else is fixed by the seed.
 
+pub(crate) mod activity;
+pub(crate) mod ai_analyst;
+pub(crate) mod breach_details;
 pub(crate) mod components;
 pub(crate) mod devices;
+pub(crate) mod intel;
+pub(crate) mod metadata;
 pub(crate) mod models;
+pub(crate) mod respond;
+pub(crate) mod tags;
 
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -81,6 +88,18 @@ pub(crate) struct Dataset {
     pub(crate) models: Vec<Model>,
     /// In creation order, so ascending by `pbid`.
     pub(crate) breaches: Vec<Breach>,
+    /// Endpoints, subnets and the Advanced Search log (see [`metadata`]).
+    pub(crate) metadata: metadata::Metadata,
+    /// AI Analyst incidents, comments and investigations.
+    pub(crate) ai_analyst: ai_analyst::AiAnalyst,
+    /// Tag definitions and the tags on devices.
+    pub(crate) tags: tags::TagStore,
+    /// Connections, notices and history of devices.
+    pub(crate) activity: activity::Activity,
+    /// RESPOND actions, changed by activations, clears, extensions and manual actions.
+    pub(crate) respond: respond::Respond,
+    /// The intel feed (Watched Domains).
+    pub(crate) intel: Vec<intel::WatchedEntry>,
 }
 
 impl Dataset {
@@ -90,11 +109,26 @@ impl Dataset {
         let devices = devices::generate(&mut rng, now);
         let models = models::generate(&mut rng, now);
         let breaches = generate_breaches(&mut rng, &models, &devices, breach_count, now);
-        Dataset {
+        let mut dataset = Dataset {
             devices,
             models,
             breaches,
-        }
+            ai_analyst: ai_analyst::AiAnalyst::default(),
+            metadata: metadata::Metadata::default(),
+            tags: tags::TagStore::default(),
+            activity: activity::Activity::default(),
+            respond: respond::Respond::default(),
+            intel: Vec::new(),
+        };
+        dataset.ai_analyst = ai_analyst::generate(&mut rng, &dataset, now);
+        dataset.metadata = metadata::generate(&mut rng, &dataset.devices, now);
+        dataset.tags = tags::TagStore::generate(&mut rng, &dataset.devices, now);
+        dataset.activity = activity::generate(&mut rng, &dataset.devices, now);
+        dataset.respond = respond::generate(&mut rng, &dataset, now);
+        dataset.intel = intel::generate(&mut rng, now);
+        dataset.seed_history();
+        dataset.sync_tags(now);
+        dataset
     }
 
     /// The breach with id `pbid`.

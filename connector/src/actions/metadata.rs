@@ -1,0 +1,907 @@
+//! Enrichment and metadata actions: external endpoint details, the model catalogue and its
+//! components, enumerations, Advanced Search and subnets.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use time::PrimitiveDateTime;
+use time::macros::format_description;
+
+use super::Input;
+use crate::client::Client;
+use crate::error::{Error, Result};
+use crate::request::ApiRequest;
+use crate::shape::{Obj, one_or_many, wrong};
+use crate::times::{Instant, iso_from_ms, now_ms};
+
+family_actions! {
+    "get-endpoint-details" => get_endpoint_details,
+    "list-models" => list_models,
+    "get-model" => get_model,
+    "get-model-component" => get_model_component,
+    "get-enums" => get_enums,
+    "advanced-search" => advanced_search,
+    "list-subnets" => list_subnets,
+}
+
+/// Most records one Advanced Search page may hold.
+pub const MAX_SEARCH_SIZE: u32 = 10_000;
+/// Records per Advanced Search page when the input gives no size (the appliance's own default).
+pub const DEFAULT_SEARCH_SIZE: u32 = 50;
+/// The window searched when the input gives none.
+const DEFAULT_SEARCH_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
+/// Longest `seensince` for `/subnets`: the appliance keeps six months; 180 days is always inside.
+pub const MAX_SUBNET_SEEN_SINCE_SECS: u32 = 180 * 24 * 60 * 60;
+/// Longest Advanced Search expression accepted; it travels base64-encoded, possibly in a URL path.
+const MAX_QUERY_CHARS: usize = 4096;
+
+// ---------------------------------------------------------------------------------------------
+// Endpoint details
+
+/// Input of `get-endpoint-details` (see the WIT `endpoint-query`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointQuery {
+    /// External hostname.
+    pub hostname: Option<String>,
+    /// IP address.
+    pub ip: Option<String>,
+    /// Ask for the IPs and locations of a hostname (default true).
+    pub additional_info: Option<bool>,
+    /// Ask for the devices that connected recently (default true).
+    pub devices: Option<bool>,
+    /// Ask for the rarity score (default true).
+    pub score: Option<bool>,
+}
+
+impl Input for EndpointQuery {
+    fn validate(&self) -> Result<()> {
+        match (&self.hostname, &self.ip) {
+            (Some(_), Some(_)) => Err(Error::field("ip", "give `hostname` or `ip`, not both")),
+            (None, None) => Err(Error::field("hostname", "missing: give `hostname` (e.g. cdn.example.net) or `ip`")),
+            (Some(hostname), None) => check_hostname(hostname),
+            (None, Some(ip)) => check_ip(ip).map(|_| ()),
+        }
+    }
+}
+
+fn check_hostname(hostname: &str) -> Result<()> {
+    let h = hostname.trim();
+    if h.is_empty() {
+        return Err(Error::field("hostname", "is empty; give a hostname such as cdn.example.net"));
+    }
+    if h.len() > 253 {
+        return Err(Error::field("hostname", "is longer than 253 characters, the limit for a DNS name"));
+    }
+    if h.contains("://") || h.chars().any(|c| c.is_whitespace() || c.is_control() || "/?#@".contains(c)) {
+        return Err(Error::field(
+            "hostname",
+            format!("`{}` is not a bare hostname; give only the name, e.g. cdn.example.net, without scheme, port or path", short(h)),
+        ));
+    }
+    Ok(())
+}
+
+fn check_ip(ip: &str) -> Result<IpAddr> {
+    ip.trim()
+        .parse()
+        .map_err(|_| Error::field("ip", format!("`{}` is not an IPv4 or IPv6 address", short(ip))))
+}
+
+/// What the appliance knows about an endpoint (see the WIT `endpoint-details`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EndpointDetails {
+    /// Hostname.
+    pub hostname: Option<String>,
+    /// IP address.
+    pub ip: Option<String>,
+    /// An internal address.
+    pub internal: bool,
+    /// First seen, epoch ms.
+    pub first_seen: Option<i64>,
+    /// `first_seen` in ISO 8601 UTC.
+    pub first_seen_iso: Option<String>,
+    /// 0..100, 100 minus rarity.
+    pub popularity: Option<f64>,
+    /// DGA score.
+    pub dga_score: Option<f64>,
+    /// Devices that connected recently.
+    pub device_dids: Vec<u64>,
+    /// Resolved IPs.
+    pub ips: Vec<String>,
+    /// Locations (a JSON array).
+    pub locations: Value,
+    /// The appliance's answer.
+    pub raw: Value,
+}
+
+/// Reads what the appliance knows about a hostname or IP.
+pub fn get_endpoint_details(client: &Client, input: EndpointQuery) -> Result<EndpointDetails> {
+    let ip = input.ip.as_deref().map(check_ip).transpose()?;
+    let hostname = input.hostname.as_deref().map(str::trim);
+    let request = ApiRequest::get("/endpointdetails")
+        .opt_param("hostname", hostname)
+        .opt_param("ip", ip)
+        .param("additionalinfo", input.additional_info.unwrap_or(true))
+        .param("devices", input.devices.unwrap_or(true))
+        .param("score", input.score.unwrap_or(true));
+    let answer = client.send(&request)?;
+    endpoint_from(&answer, hostname, ip)
+}
+
+/// Normalises an `/endpointdetails` answer, for external endpoints and internal addresses alike.
+pub fn endpoint_from(v: &Value, hostname: Option<&str>, ip: Option<IpAddr>) -> Result<EndpointDetails> {
+    let o = Obj::new(v, "endpointdetails")?;
+    let internal = o.get("name").and_then(Value::as_str) == Some("internal_ip");
+    let first_seen = o.opt_i64("firsttime")?;
+    let popularity = match o.opt_f64("popularity")? {
+        Some(p) => Some(p),
+        // Older answers give only the rarity score; popularity is its complement.
+        None => o.opt_f64("rarityscore")?.or(o.opt_f64("rarity")?).map(|r| 100.0 - r),
+    }
+    .map(|p| p.clamp(0.0, 100.0));
+    let mut device_dids = Vec::new();
+    if let Some((items, at)) = o.opt_array("devices")? {
+        for (i, d) in items.iter().enumerate() {
+            let did = match d {
+                Value::Object(_) => Obj::new(d, format!("{at}[{i}]"))?.opt_u64("did")?,
+                Value::Number(n) => n.as_u64(),
+                Value::String(s) => s.trim().parse().ok(),
+                other => return Err(wrong(&format!("{at}[{i}]"), "a device object or id", other)),
+            };
+            device_dids.extend(did);
+        }
+    }
+    // Internal answers may name the one device at the top level instead.
+    device_dids.extend(o.opt_u64("did")?);
+    device_dids.sort_unstable();
+    device_dids.dedup();
+    let mut ips = Vec::new();
+    if let Some((items, at)) = o.opt_array("ips")? {
+        for (i, item) in items.iter().enumerate() {
+            match item {
+                Value::String(s) => ips.push(s.clone()),
+                Value::Object(_) => ips.extend(Obj::new(item, format!("{at}[{i}]"))?.opt_str("ip")?),
+                other => return Err(wrong(&format!("{at}[{i}]"), "an IP address or an object with `ip`", other)),
+            }
+        }
+    }
+    let locations = match o.opt_array("locations")? {
+        Some((items, _)) => Value::Array(items.clone()),
+        None => Value::Array(Vec::new()),
+    };
+    Ok(EndpointDetails {
+        hostname: o.opt_str("hostname")?.or_else(|| hostname.map(str::to_owned)),
+        ip: o.opt_str("ip")?.or_else(|| ip.map(|ip| ip.to_string())),
+        internal,
+        first_seen,
+        first_seen_iso: first_seen.map(iso_from_ms),
+        popularity,
+        dga_score: o.opt_f64("dgascore")?,
+        device_dids,
+        ips,
+        locations,
+        raw: v.clone(),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Models and components
+
+/// A model from the catalogue (see the WIT `model`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Model {
+    /// Local model id.
+    pub pid: u64,
+    /// Version id.
+    pub phid: Option<u64>,
+    /// UUID.
+    pub uuid: Option<String>,
+    /// Full name.
+    pub name: String,
+    /// Name before the first `::`.
+    pub family: String,
+    /// Category.
+    pub category: Option<String>,
+    /// Priority 0..5.
+    pub priority: Option<u8>,
+    /// Compliance model.
+    pub compliance: bool,
+    /// Active.
+    pub active: Option<bool>,
+    /// Description with real newlines.
+    pub description: Option<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Component ids in the logic.
+    pub component_cids: Vec<u64>,
+    /// Last modification, epoch ms.
+    pub modified: Option<i64>,
+    /// `modified` in ISO 8601 UTC.
+    pub modified_iso: Option<String>,
+    /// The appliance's object.
+    pub raw: Value,
+}
+
+/// Input of `get-model` (see the WIT `model-ref`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelRef {
+    /// Model UUID.
+    pub uuid: Option<String>,
+    /// Local model id.
+    pub pid: Option<u64>,
+}
+
+impl Input for ModelRef {
+    fn validate(&self) -> Result<()> {
+        match (&self.uuid, self.pid) {
+            (Some(_), Some(_)) => Err(Error::field("pid", "give `uuid` or `pid`, not both")),
+            (None, None) => Err(Error::field("uuid", "missing: give the model's `uuid` or its local `pid`")),
+            (Some(uuid), None) if !is_uuid(uuid) => {
+                Err(Error::field("uuid", "is not a model UUID such as 80010119-6d7f-0000-0305-5e0000000325"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+fn is_uuid(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+}
+
+/// Input of `get-model-component`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CidInput {
+    /// Component id.
+    pub cid: u64,
+}
+
+impl Input for CidInput {}
+
+/// A model component (see the WIT `model-component`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelComponent {
+    /// Component id.
+    pub cid: u64,
+    /// Version id.
+    pub chid: Option<u64>,
+    /// Metric id.
+    pub metric_id: Option<u64>,
+    /// Metric name.
+    pub metric_name: Option<String>,
+    /// Filters (a JSON array).
+    pub filters: Value,
+    /// The appliance's object.
+    pub raw: Value,
+}
+
+/// Lists the model catalogue, by pid.
+pub fn list_models(client: &Client, _: super::NoInput) -> Result<Vec<Model>> {
+    let answer = client.send(&ApiRequest::get("/models"))?;
+    let mut models = one_or_many(&answer, "models")?
+        .into_iter()
+        .enumerate()
+        .filter(|(_, v)| v.as_object().is_none_or(|o| !o.is_empty()))
+        .map(|(i, v)| model_from(v, &format!("models[{i}]")))
+        .collect::<Result<Vec<_>>>()?;
+    models.sort_by_key(|m| m.pid);
+    Ok(models)
+}
+
+/// Reads one model by UUID or pid.
+pub fn get_model(client: &Client, input: ModelRef) -> Result<Model> {
+    let request = match (&input.uuid, input.pid) {
+        (Some(uuid), _) => ApiRequest::get("/models").param("uuid", uuid.trim()),
+        (None, Some(pid)) => ApiRequest::get(format!("/models/{pid}")),
+        (None, None) => return Err(Error::field("uuid", "missing: give the model's `uuid` or its local `pid`")),
+    };
+    let answer = client.send(&request)?;
+    let wanted = match (&input.uuid, input.pid) {
+        (Some(uuid), _) => format!("with uuid {uuid}"),
+        (None, pid) => format!("{}", pid.unwrap_or_default()),
+    };
+    // The appliance ignores parameters it does not know, so a list may be the whole catalogue:
+    // only the model that was asked for counts.
+    for (i, v) in one_or_many(&answer, "model")?.into_iter().enumerate() {
+        if v.as_object().is_some_and(|o| o.is_empty()) {
+            continue;
+        }
+        let model = model_from(v, &format!("model[{i}]"))?;
+        let matches = match (&input.uuid, input.pid) {
+            (Some(uuid), _) => model.uuid.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(uuid.trim())),
+            (None, pid) => Some(model.pid) == pid,
+        };
+        if matches {
+            return Ok(model);
+        }
+    }
+    Err(Error::NotFound(format!("model {wanted} is not known to the appliance; list-models shows the catalogue")))
+}
+
+/// Normalises one model object as `/models` sends it.
+pub fn model_from(v: &Value, path: &str) -> Result<Model> {
+    let o = Obj::new(v, path)?;
+    let name = o.opt_str("name")?.unwrap_or_default();
+    let family = name.split_once("::").map_or(name.as_str(), |(f, _)| f).trim().to_owned();
+    let priority = o.opt_u64("priority")?.map(|p| p.min(5) as u8);
+    let compliance = o.opt_bool("compliance")?.unwrap_or(false);
+    let category = match o.opt_str("category")? {
+        Some(c) => Some(c),
+        None if compliance => Some("Compliance".to_owned()),
+        // `/models` objects often carry no category; the priority decides it as in the UI.
+        None => priority.map(|p| match p {
+            5 => "Critical",
+            4 => "Suspicious",
+            _ => "Informational",
+        }.to_owned()),
+    };
+    let tags = match o.opt_array("tags")? {
+        Some((items, at)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, t)| match t {
+                Value::String(s) => Ok(s.clone()),
+                other => Err(wrong(&format!("{at}[{i}]"), "a tag name", other)),
+            })
+            .collect::<Result<Vec<_>>>()?,
+        None => Vec::new(),
+    };
+    let mut component_cids = Vec::new();
+    if let Some(logic) = o.opt_obj("logic")?
+        && let Some(Value::Array(data)) = logic.get("data")
+    {
+        // `componentList` logic lists cids; `weightedComponentList` lists `{cid, weight}`.
+        for item in data {
+            match item {
+                Value::Number(n) => component_cids.extend(n.as_u64()),
+                Value::Object(m) => component_cids.extend(m.get("cid").and_then(Value::as_u64)),
+                _ => {}
+            }
+        }
+    }
+    let modified = match o.get("modified") {
+        Some(Value::String(s)) => ms_from_readable(s),
+        Some(_) => o.opt_i64("modified")?,
+        None => None,
+    };
+    Ok(Model {
+        pid: o.u64("pid")?,
+        phid: o.opt_u64("phid")?,
+        uuid: o.opt_str("uuid")?,
+        name,
+        family,
+        category,
+        priority,
+        compliance,
+        active: o.opt_bool("active")?,
+        description: o.opt_str("description")?.map(|d| real_newlines(&d)),
+        tags,
+        component_cids,
+        modified,
+        modified_iso: modified.map(iso_from_ms),
+        raw: v.clone(),
+    })
+}
+
+/// Model descriptions carry line breaks as the two characters `\n`.
+pub fn real_newlines(text: &str) -> String {
+    text.replace("\\r\\n", "\n").replace("\\n", "\n")
+}
+
+/// Epoch ms from the appliance's readable UTC time `YYYY-MM-DD HH:MM:SS` (or an RFC 3339 date).
+pub fn ms_from_readable(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let readable = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    let at = PrimitiveDateTime::parse(text, readable)
+        .map(PrimitiveDateTime::assume_utc)
+        .or_else(|_| time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339))
+        .ok()?;
+    Some((at.unix_timestamp_nanos() / 1_000_000) as i64)
+}
+
+/// Reads one component by cid.
+pub fn get_model_component(client: &Client, input: CidInput) -> Result<ModelComponent> {
+    let answer = client.send(&ApiRequest::get(format!("/components/{}", input.cid)))?;
+    for (i, v) in one_or_many(&answer, "component")?.into_iter().enumerate() {
+        if v.as_object().is_some_and(|o| o.is_empty()) {
+            continue;
+        }
+        let component = component_from(v, &format!("component[{i}]"))?;
+        if component.cid == input.cid {
+            return Ok(component);
+        }
+    }
+    Err(Error::NotFound(format!(
+        "model component {} is not known to the appliance; get-model lists a model's component ids",
+        input.cid
+    )))
+}
+
+/// Normalises one component object as `/components` sends it.
+pub fn component_from(v: &Value, path: &str) -> Result<ModelComponent> {
+    let o = Obj::new(v, path)?;
+    // The metric is an id (`mlid`) or an object `{mlid, name, label}`, depending on the version.
+    let (mut metric_id, mut metric_name) = (o.opt_u64("mlid")?, None);
+    match o.get("metric") {
+        Some(Value::Object(_)) => {
+            let m = o.opt_obj("metric")?.ok_or_else(|| wrong(&format!("{path}.metric"), "an object", &Value::Null))?;
+            metric_id = metric_id.or(m.opt_u64("mlid")?);
+            metric_name = m.opt_str("name")?;
+        }
+        Some(Value::Number(n)) => metric_id = metric_id.or(n.as_u64()),
+        Some(Value::String(s)) => metric_name = Some(s.clone()),
+        _ => {}
+    }
+    let filters = match o.opt_array("filters")? {
+        Some((items, _)) => Value::Array(items.clone()),
+        None => Value::Array(Vec::new()),
+    };
+    Ok(ModelComponent { cid: o.u64("cid")?, chid: o.opt_u64("chid")?, metric_id, metric_name, filters, raw: v.clone() })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Enums
+
+/// Input of `get-enums`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnumsInput {
+    /// Only this section, e.g. `countries`.
+    pub section: Option<String>,
+}
+
+impl Input for EnumsInput {
+    fn validate(&self) -> Result<()> {
+        if let Some(section) = &self.section
+            && (section.is_empty() || section.len() > 64 || !section.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        {
+            return Err(Error::field(
+                "section",
+                "is not a section name such as `countries` or `sourcedevicetypes` (letters, digits and _ only); leave it out for every section",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Reads the enumerations, or one section of them.
+pub fn get_enums(client: &Client, input: EnumsInput) -> Result<Value> {
+    let request = ApiRequest::get("/enums").opt_param("responsedata", input.section.as_deref());
+    let answer = client.send(&request)?;
+    match (&answer, &input.section) {
+        (Value::Object(map), Some(section)) if !map.contains_key(section) => Err(Error::NotFound(format!(
+            "the appliance has no enum section `{section}`; call get-enums without a section to see them all"
+        ))),
+        (Value::Object(_) | Value::Array(_), _) => Ok(answer),
+        (other, _) => Err(wrong("enums", "an object", other)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Advanced Search
+
+/// Input of `advanced-search` (see the WIT `search-query`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchQuery {
+    /// The search expression.
+    pub query: String,
+    /// Start of the window.
+    pub start: Option<Instant>,
+    /// End of the window.
+    pub end: Option<Instant>,
+    /// Page size, 1..10000.
+    pub size: Option<u32>,
+    /// Records to skip.
+    pub offset: Option<u32>,
+    /// Use the pre-6.1 GET form.
+    pub legacy_get: Option<bool>,
+}
+
+impl Input for SearchQuery {
+    fn validate(&self) -> Result<()> {
+        if self.query.trim().is_empty() {
+            return Err(Error::field("query", "is empty; give an expression such as @type:\"dns\", or * for every record"));
+        }
+        if self.query.chars().count() > MAX_QUERY_CHARS {
+            return Err(Error::field("query", format!("is longer than {MAX_QUERY_CHARS} characters")));
+        }
+        window(&self.start, &self.end)?;
+        if let Some(size) = self.size
+            && !(1..=MAX_SEARCH_SIZE).contains(&size)
+        {
+            return Err(Error::field("size", format!("{size} is outside 1..{MAX_SEARCH_SIZE}; page with `offset` for more")));
+        }
+        Ok(())
+    }
+}
+
+/// The checked window of a pair of optional instants.
+fn window(start: &Option<Instant>, end: &Option<Instant>) -> Result<Option<(i64, i64)>> {
+    match (start, end) {
+        (Some(_), None) => Err(Error::field("end", "missing: give `start` and `end` together, or neither")),
+        (None, Some(_)) => Err(Error::field("start", "missing: give `start` and `end` together, or neither")),
+        (Some(s), Some(e)) => {
+            let (s, e) = (s.to_epoch_ms("start")?, e.to_epoch_ms("end")?);
+            if s > e {
+                return Err(Error::field("end", "is before `start`"));
+            }
+            Ok(Some((s, e)))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+/// One page of search results (see the WIT `search-result`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchResult {
+    /// Matching records in total.
+    pub total_hits: u64,
+    /// Search time on the appliance, ms.
+    pub took_ms: u64,
+    /// The search timed out.
+    pub timed_out: bool,
+    /// This page's offset.
+    pub offset: u32,
+    /// This page's records (a JSON array).
+    pub hits: Value,
+    /// The appliance's answer.
+    pub raw: Value,
+}
+
+/// The query document Advanced Search expects: `fields` must be present (empty means every
+/// field) and `timeframe` must be `custom` for the window in `time` to apply.
+pub fn search_document(query: &str, window: (i64, i64), size: u32, offset: u32) -> Value {
+    json!({
+        "search": query.trim(),
+        "fields": [],
+        "offset": offset,
+        "size": size,
+        "timeframe": "custom",
+        "time": { "from": iso_from_ms(window.0), "to": iso_from_ms(window.1) },
+    })
+}
+
+/// The request for a query document: `POST` with `{"hash": <base64>}` (6.1+), or the legacy GET
+/// with the base64 in the path. Standard base64 can put `/`, `+` and `=` in that path; they are
+/// sent as they are, and the path is signed exactly as sent, as the appliance verifies it.
+pub fn search_request(document: &Value, legacy_get: bool) -> ApiRequest {
+    let hash = base64(document.to_string().as_bytes());
+    if legacy_get {
+        ApiRequest::get(format!("/advancedsearch/api/search/{hash}"))
+    } else {
+        ApiRequest::post_json("/advancedsearch/api/search", &json!({ "hash": hash }))
+    }
+}
+
+/// Runs an Advanced Search query and returns one page.
+pub fn advanced_search(client: &Client, input: SearchQuery) -> Result<SearchResult> {
+    let window = match window(&input.start, &input.end)? {
+        Some(w) => w,
+        None => {
+            let now = now_ms();
+            (now - DEFAULT_SEARCH_WINDOW_MS, now)
+        }
+    };
+    let offset = input.offset.unwrap_or(0);
+    let document = search_document(&input.query, window, input.size.unwrap_or(DEFAULT_SEARCH_SIZE), offset);
+    let answer = client.send(&search_request(&document, input.legacy_get.unwrap_or(false)))?;
+    search_result_from(&answer, offset)
+}
+
+/// Normalises an Advanced Search answer (Elasticsearch-shaped).
+pub fn search_result_from(v: &Value, offset: u32) -> Result<SearchResult> {
+    let o = Obj::new(v, "advancedsearch")?;
+    let Some(hits) = o.opt_obj("hits")? else {
+        // A refused query comes back as 200 with an error text instead of hits.
+        if let Some(error) = o.get("error").or(o.get("darktraceChildError")).and_then(Value::as_str).filter(|e| !e.is_empty()) {
+            return Err(Error::Upstream {
+                status: 200,
+                message: format!("Advanced Search refused the query: {}; check the query syntax", short(error)),
+            });
+        }
+        return Err(wrong("advancedsearch.hits", "an object", o.get("hits").unwrap_or(&Value::Null)));
+    };
+    let records = match hits.opt_array("hits")? {
+        Some((items, _)) => items.clone(),
+        None => Vec::new(),
+    };
+    // Elasticsearch 7 and later give `total` as `{value, relation}`, earlier versions as a number.
+    let total_hits = match hits.opt_obj("total") {
+        Ok(Some(total)) => total.u64("value")?,
+        Ok(None) => records.len() as u64,
+        Err(_) => hits.u64("total")?,
+    };
+    Ok(SearchResult {
+        total_hits,
+        took_ms: o.opt_u64("took")?.unwrap_or(0),
+        timed_out: o.opt_bool("timed_out")?.unwrap_or(false),
+        offset,
+        hits: Value::Array(records),
+        raw: v.clone(),
+    })
+}
+
+/// Standard base64 (RFC 4648, with `+`, `/` and `=` padding), as the appliance decodes it.
+pub fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18u32, 12, 6, 0].into_iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> shift) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Subnets
+
+/// Input of `list-subnets` (see the WIT `subnet-filter`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubnetFilter {
+    /// Only this subnet.
+    pub sid: Option<i64>,
+    /// Only subnets with traffic in the last this many seconds.
+    pub seen_since_seconds: Option<u32>,
+}
+
+impl Input for SubnetFilter {
+    fn validate(&self) -> Result<()> {
+        if let Some(secs) = self.seen_since_seconds
+            && !(1..=MAX_SUBNET_SEEN_SINCE_SECS).contains(&secs)
+        {
+            return Err(Error::field(
+                "seen_since_seconds",
+                format!("{secs} is outside 1..{MAX_SUBNET_SEEN_SINCE_SECS} (180 days; the appliance looks back at most six months)"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A subnet (see the WIT `subnet`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Subnet {
+    /// Subnet id.
+    pub sid: i64,
+    /// Label.
+    pub label: Option<String>,
+    /// CIDR network.
+    pub network: Option<String>,
+    /// DHCP tracked.
+    pub dhcp: bool,
+    /// Devices tracked by username.
+    pub unique_usernames: bool,
+    /// Devices tracked by hostname.
+    pub unique_hostnames: bool,
+    /// Excluded from monitoring.
+    pub excluded: bool,
+    /// Latitude.
+    pub latitude: Option<f64>,
+    /// Longitude.
+    pub longitude: Option<f64>,
+    /// Last traffic, epoch ms.
+    pub last_traffic: Option<i64>,
+    /// `last_traffic` in ISO 8601 UTC.
+    pub last_traffic_iso: Option<String>,
+    /// The appliance's object.
+    pub raw: Value,
+}
+
+/// Lists subnets, by sid.
+pub fn list_subnets(client: &Client, input: SubnetFilter) -> Result<Vec<Subnet>> {
+    let request = ApiRequest::get("/subnets").opt_param("sid", input.sid).opt_param("seensince", input.seen_since_seconds);
+    let answer = client.send(&request)?;
+    let mut subnets = one_or_many(&answer, "subnets")?
+        .into_iter()
+        .enumerate()
+        .filter(|(_, v)| v.as_object().is_none_or(|o| !o.is_empty()))
+        .map(|(i, v)| subnet_from(v, &format!("subnets[{i}]")))
+        .collect::<Result<Vec<_>>>()?;
+    subnets.sort_by_key(|s| s.sid);
+    Ok(subnets)
+}
+
+/// Normalises one subnet object as `/subnets` sends it.
+pub fn subnet_from(v: &Value, path: &str) -> Result<Subnet> {
+    let o = Obj::new(v, path)?;
+    let sid = o.opt_i64("sid")?.ok_or_else(|| wrong(&format!("{path}.sid"), "a subnet id", &Value::Null))?;
+    let last_traffic = o.opt_i64("lastTraffic")?;
+    Ok(Subnet {
+        sid,
+        label: o.opt_str("label")?,
+        network: o.opt_str("network")?,
+        dhcp: o.opt_bool("dhcp")?.unwrap_or(false),
+        unique_usernames: o.opt_bool("uniqueUsernames")?.unwrap_or(false),
+        unique_hostnames: o.opt_bool("uniqueHostnames")?.unwrap_or(false),
+        excluded: o.opt_bool("excluded")?.unwrap_or(false),
+        latitude: o.opt_f64("latitude")?,
+        longitude: o.opt_f64("longitude")?,
+        last_traffic,
+        last_traffic_iso: last_traffic.map(iso_from_ms),
+        raw: v.clone(),
+    })
+}
+
+fn short(s: &str) -> String {
+    s.chars().take(80).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actions::parse_input;
+
+    fn invalid<I: Input>(input: Value) -> String {
+        let parsed: Result<I> = parse_input(input);
+        let err = parsed.and_then(|i| i.validate()).unwrap_err();
+        assert_eq!(err.case(), "invalid-input", "{err}");
+        err.message().to_owned()
+    }
+
+    #[test]
+    fn endpoint_query_needs_exactly_one_of_hostname_or_ip() {
+        assert!(invalid::<EndpointQuery>(json!({})).contains("hostname"));
+        assert!(invalid::<EndpointQuery>(json!({"hostname": "a.example", "ip": "192.0.2.1"})).contains("ip"));
+        assert!(invalid::<EndpointQuery>(json!({"ip": "192.0.2.300"})).contains("ip"));
+        assert!(invalid::<EndpointQuery>(json!({"hostname": "https://a.example/x"})).contains("hostname"));
+        assert!(invalid::<EndpointQuery>(json!({"hostname": " "})).contains("hostname"));
+        let ok: EndpointQuery = parse_input(json!({"ip": "2001:db8::1"})).unwrap();
+        ok.validate().unwrap();
+    }
+
+    #[test]
+    fn external_endpoint_answer_is_typed() {
+        let v = json!({"hostname": "cdn.example.net", "firsttime": 1_596_775_643_000i64, "devices": [{"did": 12}, {"did": 3}],
+            "ips": [{"ip": "192.0.2.7"}, "198.51.100.9"], "locations": [{"country": "X"}], "popularity": 12, "dgascore": 3});
+        let d = endpoint_from(&v, Some("cdn.example.net"), None).unwrap();
+        assert_eq!(d.device_dids, vec![3, 12]);
+        assert_eq!(d.ips, vec!["192.0.2.7", "198.51.100.9"]);
+        assert_eq!(d.first_seen_iso.as_deref(), Some("2020-08-07T04:47:23.000Z"));
+        assert_eq!((d.popularity, d.dga_score, d.internal), (Some(12.0), Some(3.0), false));
+        assert_eq!(d.locations, json!([{"country": "X"}]));
+    }
+
+    #[test]
+    fn internal_ip_answer_is_recognised_with_its_other_fields() {
+        let v = json!({"name": "internal_ip", "ip": "10.0.1.5", "did": 1044, "devices": [1044, "1050"]});
+        let d = endpoint_from(&v, None, Some("10.0.1.5".parse().unwrap())).unwrap();
+        assert!(d.internal);
+        assert_eq!(d.device_dids, vec![1044, 1050]);
+        assert_eq!((d.popularity, d.first_seen, d.ip.as_deref()), (None, None, Some("10.0.1.5")));
+        assert_eq!(d.locations, json!([]));
+    }
+
+    #[test]
+    fn rarity_alone_gives_popularity() {
+        let d = endpoint_from(&json!({"hostname": "x.example", "rarityscore": 97}), None, None).unwrap();
+        assert_eq!(d.popularity, Some(3.0));
+    }
+
+    #[test]
+    fn model_without_category_gets_one_from_priority_and_real_newlines() {
+        let v = json!({"pid": 287, "phid": 69331, "uuid": "80010119-6d7f-0000-0305-5e0000000325",
+            "name": "Compromise::Ransomware::Ransom Words", "priority": 4, "active": true,
+            "description": "First line.\\n\\nAction: look.", "modified": "2021-08-13 20:59:30", "tags": ["AP: Exploit"],
+            "logic": {"data": [{"cid": 254503, "weight": 1}, {"cid": 254504, "weight": 1}], "type": "weightedComponentList"}});
+        let m = model_from(&v, "model").unwrap();
+        assert_eq!(m.family, "Compromise");
+        assert_eq!(m.category.as_deref(), Some("Suspicious"));
+        assert_eq!(m.description.as_deref(), Some("First line.\n\nAction: look."));
+        assert_eq!(m.modified_iso.as_deref(), Some("2021-08-13T20:59:30.000Z"));
+        assert_eq!(m.component_cids, vec![254503, 254504]);
+        assert_eq!(m.tags, vec!["AP: Exploit"]);
+    }
+
+    #[test]
+    fn compliance_models_and_plain_cid_logic() {
+        let v = json!({"pid": 9, "name": "Compliance::Cleartext", "priority": 1, "compliance": true, "logic": {"data": [77], "type": "componentList"}});
+        let m = model_from(&v, "model").unwrap();
+        assert_eq!((m.category.as_deref(), m.component_cids.as_slice()), (Some("Compliance"), &[77u64][..]));
+        assert_eq!(model_from(&json!({"name": "x"}), "model").unwrap_err().case(), "unexpected-response");
+    }
+
+    #[test]
+    fn model_ref_needs_exactly_one_key() {
+        assert!(invalid::<ModelRef>(json!({})).contains("uuid"));
+        assert!(invalid::<ModelRef>(json!({"uuid": "abc", "pid": 3})).contains("pid"));
+        assert!(invalid::<ModelRef>(json!({"uuid": "not a uuid"})).contains("uuid"));
+    }
+
+    #[test]
+    fn component_metric_as_object_or_id() {
+        let c = component_from(&json!({"cid": 5, "chid": 9, "metric": {"mlid": 1, "name": "externalconnections"}, "filters": [{"id": "A"}]}), "c").unwrap();
+        assert_eq!((c.metric_id, c.metric_name.as_deref(), c.filters.clone()), (Some(1), Some("externalconnections"), json!([{"id": "A"}])));
+        let c = component_from(&json!({"cid": 5, "mlid": 4}), "c").unwrap();
+        assert_eq!((c.metric_id, c.filters), (Some(4), json!([])));
+    }
+
+    #[test]
+    fn enum_section_names_are_checked() {
+        assert!(invalid::<EnumsInput>(json!({"section": "a&b"})).contains("section"));
+        assert!(invalid::<EnumsInput>(json!({"section": ""})).contains("section"));
+    }
+
+    #[test]
+    fn base64_is_standard_with_padding() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"??>"), "Pz8+");
+        assert_eq!(base64(&[0xfb, 0xff]), "+/8=");
+    }
+
+    #[test]
+    fn search_document_has_empty_fields_and_a_custom_timeframe() {
+        let d = search_document(" @type:\"dns\" ", (1_705_311_000_000, 1_705_314_600_000), 50, 100);
+        assert_eq!(d["fields"], json!([]));
+        assert_eq!(d["timeframe"], "custom");
+        assert_eq!(d["time"]["from"], "2024-01-15T09:30:00.000Z");
+        assert_eq!((d["search"].as_str(), d["size"].as_u64(), d["offset"].as_u64()), (Some("@type:\"dns\""), Some(50), Some(100)));
+    }
+
+    #[test]
+    fn legacy_search_path_is_signed_exactly_as_sent_even_with_slash_plus_and_equals() {
+        // `???` and `>>>` put `/` and `+` in the base64; the length decides the `=` padding.
+        let mut seen = [false; 3];
+        for pad in 0..3 {
+            let doc = search_document(&format!("a:\"???>>>{}\"", "x".repeat(pad)), (1_705_311_000_000, 1_705_314_600_000), 50, 0);
+            let r = search_request(&doc, true);
+            let hash = r.path().strip_prefix("/advancedsearch/api/search/").unwrap();
+            for (i, c) in ['/', '+', '='].into_iter().enumerate() {
+                seen[i] |= hash.contains(c);
+            }
+            assert_eq!(r.signed_target(), r.path().as_bytes(), "signed path must be the path sent");
+            assert_eq!(r.path_and_query(), r.path());
+            assert_eq!(hash, base64(doc.to_string().as_bytes()));
+        }
+        assert_eq!(seen, [true; 3]);
+        let post = search_request(&json!({"search": "*"}), false);
+        assert_eq!(post.path(), "/advancedsearch/api/search");
+        let body: Value = serde_json::from_slice(&post.body().unwrap().bytes).unwrap();
+        assert_eq!(body["hash"], base64(br#"{"search":"*"}"#));
+    }
+
+    #[test]
+    fn search_input_is_checked() {
+        assert!(invalid::<SearchQuery>(json!({"query": " "})).contains("query"));
+        assert!(invalid::<SearchQuery>(json!({"query": "*", "size": 0})).contains("size"));
+        assert!(invalid::<SearchQuery>(json!({"query": "*", "size": 10001})).contains("size"));
+        assert!(invalid::<SearchQuery>(json!({"query": "*", "start": 1_705_311_000_000i64})).contains("end"));
+        assert!(invalid::<SearchQuery>(json!({"query": "*", "start": 1_705_311_000_000i64, "end": 1_705_300_000_000i64})).contains("end"));
+    }
+
+    #[test]
+    fn search_totals_as_number_or_object_and_refusals() {
+        let old = json!({"took": 3, "timed_out": false, "hits": {"total": 8001, "hits": [{"_id": "a"}]}});
+        let r = search_result_from(&old, 0).unwrap();
+        assert_eq!((r.total_hits, r.took_ms, r.hits.as_array().unwrap().len()), (8001, 3, 1));
+        let new = json!({"took": 1, "hits": {"total": {"value": 12, "relation": "eq"}, "hits": []}});
+        assert_eq!(search_result_from(&new, 5).unwrap().total_hits, 12);
+        let refused = json!({"error": "Failed to parse query"});
+        assert_eq!(search_result_from(&refused, 0).unwrap_err().case(), "upstream");
+        assert_eq!(search_result_from(&json!({"took": 1}), 0).unwrap_err().case(), "unexpected-response");
+    }
+
+    #[test]
+    fn subnets_are_typed_and_seensince_is_bounded() {
+        let s = subnet_from(&json!({"sid": 3, "label": "Office", "network": "10.10.3.0/24", "dhcp": true, "uniqueUsernames": false,
+            "uniqueHostnames": true, "excluded": false, "latitude": "51.5", "longitude": -0.12, "lastTraffic": 1_705_311_000_000i64}), "s").unwrap();
+        assert_eq!((s.sid, s.dhcp, s.unique_hostnames, s.latitude), (3, true, true, Some(51.5)));
+        assert_eq!(s.last_traffic_iso.as_deref(), Some("2024-01-15T09:30:00.000Z"));
+        assert!(invalid::<SubnetFilter>(json!({"seen_since_seconds": 0})).contains("seen_since_seconds"));
+        assert!(invalid::<SubnetFilter>(json!({"seen_since_seconds": 15_552_001})).contains("seen_since_seconds"));
+    }
+}
