@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use crate::outbound::load_ca_file;
 use crate::runtime::{ConnectionParams, GuestError, Host, HostConfig, Limits};
 use crate::simulator::{Simulator, SimulatorConfig};
+use crate::store::{Saved, Store, TestRecord};
 
 /// Environment variable holding the private token (never a plain flag: flags end up in shell
 /// history and process listings).
@@ -43,6 +44,9 @@ struct Cli {
     /// (~/.cache/darktrace-connector, or DARKTRACE_CONNECTOR_CACHE).
     #[arg(long)]
     no_cache: bool,
+    /// Most action calls at once; instances come from a pool of this size.
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    max_instances: u32,
     /// Memory an action may use, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     memory: usize,
@@ -55,6 +59,13 @@ struct Cli {
     /// File holding the private API token (alternative to DARKTRACE_PRIVATE_TOKEN).
     #[arg(long, value_name = "FILE")]
     private_token_file: Option<PathBuf>,
+    /// Use this saved connection (see `connections`).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["api_address", "public_token", "private_token_file"])]
+    connection: Option<String>,
+    /// The connection store (default: DARKTRACE_CONNECTIONS_FILE, else
+    /// ~/.config/darktrace-connector/connections.json).
+    #[arg(long, value_name = "FILE")]
+    connections_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -81,6 +92,37 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         input_file: Option<PathBuf>,
     },
+    /// Poll new alerts: each is written once as a JSON line on stdout, and the state file is
+    /// saved (atomically) after each batch, so an interrupted run resumes where it stopped.
+    Poll {
+        /// What to poll.
+        #[arg(value_parser = ["model-breaches", "ai-analyst-incidents"])]
+        kind: String,
+        /// Where the poll state is kept between runs (created on the first poll).
+        #[arg(long, value_name = "FILE")]
+        state_file: PathBuf,
+        /// Keep polling every --interval seconds until Ctrl-C.
+        #[arg(long)]
+        follow: bool,
+        /// Seconds between polls with --follow.
+        #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+        interval: u64,
+        /// Poll options as a JSON object: min_score, include_acknowledged, max_items,
+        /// first_lookback_seconds, overlap_seconds.
+        #[arg(long, value_name = "JSON")]
+        options: Option<String>,
+    },
+    /// Manage saved connections.
+    Connections {
+        #[command(subcommand)]
+        command: ConnectionsCommand,
+    },
+    /// Run the conformance suite through wasmtime and print one JSON line per case.
+    Conformance {
+        /// A suite file instead of the committed conformance/suite.json.
+        #[arg(long, value_name = "FILE")]
+        suite: Option<PathBuf>,
+    },
     /// Serve the Darktrace simulator in the foreground and print its URL and token pair.
     Simulator {
         /// Port on 127.0.0.1 (0 picks a free one).
@@ -92,6 +134,62 @@ enum Command {
         /// Private token the simulator accepts.
         #[arg(long, requires = "public_token", value_name = "TOKEN")]
         private_token: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ConnectionsCommand {
+    /// Save a new connection after testing it. The private token is read from a hidden prompt
+    /// on a terminal, else --private-token-file, DARKTRACE_PRIVATE_TOKEN or stdin.
+    Add {
+        /// Unique name; it cannot be changed later.
+        name: String,
+        /// The appliance's API address: host, host:port or https://host[:port].
+        #[arg(long, value_name = "URL")]
+        api_address: String,
+        /// The public API token.
+        #[arg(long, value_name = "TOKEN")]
+        public_token: String,
+        /// File holding the private API token.
+        #[arg(long, value_name = "FILE")]
+        private_token_file: Option<PathBuf>,
+        /// PEM CA certificate to trust for this appliance.
+        #[arg(long, value_name = "FILE")]
+        ca_cert: Option<PathBuf>,
+        /// Last day the connection may be used, YYYY-MM-DD (UTC).
+        #[arg(long, value_name = "DATE")]
+        expires: Option<String>,
+        /// Save without testing the token pair first.
+        #[arg(long)]
+        no_test: bool,
+    },
+    /// List saved connections (never their private tokens).
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Test a saved connection's token pair.
+    Test {
+        /// Connection name.
+        name: String,
+    },
+    /// Replace a connection's token pair; the new pair is tested first and the old one stays if
+    /// the test fails.
+    Rotate {
+        /// Connection name.
+        name: String,
+        /// The new public API token.
+        #[arg(long, value_name = "TOKEN")]
+        public_token: String,
+        /// File holding the new private API token.
+        #[arg(long, value_name = "FILE")]
+        private_token_file: Option<PathBuf>,
+    },
+    /// Delete a saved connection.
+    Remove {
+        /// Connection name.
+        name: String,
     },
 }
 
@@ -142,7 +240,27 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     if let Command::Simulator { port, public_token, private_token } = &cli.command {
         return serve_simulator(*port, public_token.clone(), private_token.clone()).await;
     }
-    let host = load_host(&cli)?;
+    let saved = match &cli.connection {
+        Some(name) => {
+            let saved = store(&cli)?.get(name)?;
+            saved.check_not_expired()?;
+            Some(saved)
+        }
+        None => None,
+    };
+    if let Command::Connections { command } = &cli.command {
+        return connections(&cli, command).await;
+    }
+    let host = load_host(&cli, saved.as_ref().and_then(|s| s.ca_cert.as_deref()))?;
+    let outcome = run_command(&cli, &host).await;
+    if let Some(saved) = &saved {
+        // Every use counts, whatever its outcome.
+        store(&cli)?.modify(&saved.name, |c| c.last_used = Some(crate::store::now()))?;
+    }
+    outcome
+}
+
+async fn run_command(cli: &Cli, host: &Host) -> Result<(), Failure> {
     match &cli.command {
         Command::Actions => {
             let manifest = manifest(&host).await?;
@@ -173,18 +291,22 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             print_json(&out);
             Ok(())
         }
-        Command::TestConnection => invoke(&cli, &host, "test-connection", "{}".into()).await,
+        Command::TestConnection => invoke(cli, host, "test-connection", "{}".into()).await,
         Command::Run { action, input, input_file } => {
             let input = read_input(input.as_deref(), input_file.as_ref())?;
-            invoke(&cli, &host, action, input).await
+            invoke(cli, host, action, input).await
         }
-        Command::Simulator { .. } => unreachable!("handled above"),
+        Command::Conformance { suite } => conformance(cli, host, suite.as_ref()).await,
+        Command::Poll { kind, state_file, follow, interval, options } => {
+            poll(cli, host, kind, state_file, *follow, Duration::from_secs(*interval), options.as_deref()).await
+        }
+        Command::Simulator { .. } | Command::Connections { .. } => unreachable!("handled above"),
     }
 }
 
-fn load_host(cli: &Cli) -> Result<Host, Failure> {
+fn load_host(cli: &Cli, saved_ca: Option<&std::path::Path>) -> Result<Host, Failure> {
     let mut ca_certs = Vec::new();
-    for path in &cli.ca_cert {
+    for path in cli.ca_cert.iter().map(PathBuf::as_path).chain(saved_ca) {
         ca_certs.extend(load_ca_file(path).map_err(|e| Failure::Usage(format!("{e:#}")))?);
     }
     if cli.timeout == 0 || cli.memory == 0 {
@@ -194,6 +316,7 @@ fn load_host(cli: &Cli) -> Result<Host, Failure> {
         limits: Limits { memory_bytes: cli.memory * 1024 * 1024, deadline: Duration::from_secs(cli.timeout) },
         ca_certs,
         cache_dir: if cli.no_cache { None } else { crate::cache::default_dir() },
+        max_instances: Some(cli.max_instances),
     };
     let path = cli.component.clone().unwrap_or_else(|| PathBuf::from(crate::CONNECTOR_WASM));
     Ok(Host::load(&path, config)?)
@@ -218,8 +341,11 @@ fn read_input(input: Option<&str>, file: Option<&PathBuf>) -> Result<String, Fai
     }
 }
 
-/// The connection from flags and environment, or `None` when nothing was given.
+/// The connection from a saved name, flags and environment, or `None` when nothing was given.
 fn connection_from(cli: &Cli) -> Result<Option<ConnectionParams>, Failure> {
+    if let Some(name) = &cli.connection {
+        return Ok(Some(store(cli)?.get(name)?.params()));
+    }
     let private_token = match (&cli.private_token_file, std::env::var(PRIVATE_TOKEN_ENV).ok()) {
         (Some(path), _) => Some(
             std::fs::read_to_string(path)
@@ -255,18 +381,49 @@ fn connection_from(cli: &Cli) -> Result<Option<ConnectionParams>, Failure> {
     }
 }
 
-async fn invoke(cli: &Cli, host: &Host, action: &str, input: String) -> Result<(), Failure> {
-    let (conn, _simulator) = match connection_from(cli)? {
-        Some(conn) => (conn, None),
+/// The connection to use, starting the embedded simulator when none was given (it lives as
+/// long as the returned handle).
+async fn connect(cli: &Cli) -> Result<(ConnectionParams, Option<Simulator>), Failure> {
+    match connection_from(cli)? {
+        Some(conn) => Ok((conn, None)),
         None => {
             let config = SimulatorConfig::default();
             let private_token = config.private_token.clone();
             let sim = Simulator::start(config).await.context("starting the embedded simulator")?;
             eprintln!("host-test: no connection given; using the embedded Darktrace simulator at {}", sim.url());
             let conn = ConnectionParams { api_address: sim.url(), public_token: sim.public_token().to_owned(), private_token };
-            (conn, Some(sim))
+            Ok((conn, Some(sim)))
         }
+    }
+}
+
+async fn conformance(cli: &Cli, host: &Host, suite_file: Option<&PathBuf>) -> Result<(), Failure> {
+    let suite = match suite_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))?;
+            serde_json::from_str(&text).map_err(|e| Failure::Usage(format!("{} is not a conformance suite: {e}", path.display())))?
+        }
+        None => crate::conformance::Suite::committed()?,
     };
+    let (conn, _simulator) = connect(cli).await?;
+    let suite = suite.bind(host, &conn).await?;
+    let results = crate::conformance::run_wasmtime(host, &conn, &suite).await;
+    let mut failed = 0;
+    let mut out = std::io::stdout().lock();
+    for (case, result) in suite.cases.iter().zip(&results) {
+        let verdict = crate::conformance::judge(case, &result.outcome);
+        failed += usize::from(verdict.is_err());
+        let _ = writeln!(out, "{}", json!({"name": case.name, "pass": verdict.is_ok(), "why": verdict.err()}));
+    }
+    let _ = writeln!(out, "conformance: {} passed, {failed} failed", results.len() - failed);
+    if failed > 0 {
+        return Err(Failure::Host(anyhow::anyhow!("{failed} conformance case(s) failed")));
+    }
+    Ok(())
+}
+
+async fn invoke(cli: &Cli, host: &Host, action: &str, input: String) -> Result<(), Failure> {
+    let (conn, _simulator) = connect(cli).await?;
     match host.invoke(&conn, action, &input).await? {
         Ok(output) => {
             let value: Value = serde_json::from_str(&output).context("the component returned invalid JSON")?;
@@ -300,4 +457,221 @@ async fn serve_simulator(port: u16, public_token: Option<String>, private_token:
 fn print_json(value: &Value) {
     let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string());
     let _ = writeln!(std::io::stdout().lock(), "{text}");
+}
+
+fn store(cli: &Cli) -> Result<Store, Failure> {
+    let path = match &cli.connections_file {
+        Some(p) => p.clone(),
+        None => Store::default_path()?,
+    };
+    Ok(Store::at(path))
+}
+
+/// Reads a private token for `connections add` or `rotate`: from the file, the environment, a
+/// hidden prompt on a terminal, or the first line of stdin.
+fn read_private_token(file: Option<&PathBuf>) -> Result<String, Failure> {
+    use std::io::IsTerminal as _;
+    let token = if let Some(path) = file {
+        std::fs::read_to_string(path).map_err(|e| Failure::Usage(format!("cannot read the private token file {}: {e}", path.display())))?
+    } else if let Some(t) = std::env::var(PRIVATE_TOKEN_ENV).ok().filter(|t| !t.is_empty()) {
+        t
+    } else if std::io::stdin().is_terminal() {
+        rpassword::prompt_password("Private token (not shown): ").map_err(|e| Failure::Usage(format!("cannot read the private token: {e}")))?
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map_err(|e| Failure::Usage(format!("cannot read the private token from stdin: {e}")))?;
+        line
+    };
+    let token = token.trim().to_owned();
+    if token.is_empty() {
+        return Err(Failure::Usage("the private token is empty".into()));
+    }
+    Ok(token)
+}
+
+/// Runs test-connection for `params`; the error is the connector's typed error.
+async fn test_pair(host: &Host, params: &ConnectionParams) -> Result<Result<(), GuestError>, Failure> {
+    Ok(host.invoke(params, "test-connection", "{}").await?.map(|_| ()))
+}
+
+fn test_record(outcome: &Result<(), GuestError>) -> TestRecord {
+    TestRecord { at: crate::store::now(), result: outcome.as_ref().map_or_else(|e| e.case().to_owned(), |()| "ok".to_owned()) }
+}
+
+/// Tests a token pair with a host that trusts `ca` (the connection's own CA, if any).
+async fn test_with(cli: &Cli, ca: Option<&std::path::Path>, params: &ConnectionParams) -> Result<(Result<(), GuestError>, String), Failure> {
+    let host = load_host(cli, ca)?;
+    Ok((test_pair(&host, params).await?, host.identity().to_owned()))
+}
+
+async fn connections(cli: &Cli, command: &ConnectionsCommand) -> Result<(), Failure> {
+    let store = store(cli)?;
+    let guest_failure = |identity: String, error: GuestError| Failure::Guest { identity, error };
+    match command {
+        ConnectionsCommand::Add { name, api_address, public_token, private_token_file, ca_cert, expires, no_test } => {
+            crate::store::check_name(name).map_err(|e| Failure::Usage(e.to_string()))?;
+            if let Some(date) = expires {
+                crate::store::check_expiry(date).map_err(|e| Failure::Usage(format!("{e:#}")))?;
+            }
+            if store.list()?.iter().any(|c| &c.name == name) {
+                return Err(Failure::Usage(format!("a connection named `{name}` already exists; names are fixed: remove it first or pick another name")));
+            }
+            let private_token = read_private_token(private_token_file.as_ref())?;
+            let params = ConnectionParams { api_address: api_address.clone(), public_token: public_token.clone(), private_token };
+            let mut saved = Saved {
+                name: name.clone(),
+                api_address: params.api_address.clone(),
+                public_token: params.public_token.clone(),
+                private_token: params.private_token.clone(),
+                ca_cert: ca_cert.clone(),
+                created: crate::store::now(),
+                expires: expires.clone(),
+                last_used: None,
+                last_test: None,
+            };
+            if !no_test {
+                let (outcome, identity) = test_with(cli, ca_cert.as_deref(), &params).await?;
+                saved.last_test = Some(test_record(&outcome));
+                outcome.map_err(|e| guest_failure(identity, e))?;
+            }
+            store.add(saved)?;
+            eprintln!("host-test: saved connection `{name}` in {}", store.path().display());
+            Ok(())
+        }
+        ConnectionsCommand::List { json } => {
+            let all = store.list()?;
+            if *json {
+                print_json(&Value::Array(all.iter().map(Saved::summary).collect()));
+                return Ok(());
+            }
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{:<20} {:<32} {:<12} {:<21} {:<11} {:<21} LAST TEST", "NAME", "API ADDRESS", "PUBLIC", "CREATED", "EXPIRES", "LAST USED");
+            for c in &all {
+                let s = c.summary();
+                let _ = writeln!(
+                    out,
+                    "{:<20} {:<32} {:<12} {:<21} {:<11} {:<21} {}",
+                    c.name,
+                    c.api_address,
+                    s["public_token"].as_str().unwrap_or_default(),
+                    c.created,
+                    c.expires.as_deref().unwrap_or("-"),
+                    c.last_used.as_deref().unwrap_or("never"),
+                    c.last_test.as_ref().map_or("-".to_owned(), |t| format!("{} at {}", t.result, t.at)),
+                );
+            }
+            Ok(())
+        }
+        ConnectionsCommand::Test { name } => {
+            let saved = store.get(name)?;
+            saved.check_not_expired()?;
+            let (outcome, identity) = test_with(cli, saved.ca_cert.as_deref(), &saved.params()).await?;
+            let record = test_record(&outcome);
+            store.modify(name, |c| {
+                c.last_used = Some(record.at.clone());
+                c.last_test = Some(record.clone());
+            })?;
+            outcome.map_err(|e| guest_failure(identity, e))?;
+            print_json(&json!({"name": name, "result": "ok", "at": record.at}));
+            Ok(())
+        }
+        ConnectionsCommand::Rotate { name, public_token, private_token_file } => {
+            let saved = store.get(name)?;
+            let private_token = read_private_token(private_token_file.as_ref())?;
+            let params = ConnectionParams { api_address: saved.api_address.clone(), public_token: public_token.clone(), private_token };
+            let (outcome, identity) = test_with(cli, saved.ca_cert.as_deref(), &params).await?;
+            let record = test_record(&outcome);
+            if let Err(error) = outcome {
+                eprintln!("host-test: the new token pair failed its test; `{name}` keeps its current pair");
+                return Err(guest_failure(identity, error));
+            }
+            store.modify(name, |c| {
+                c.public_token = params.public_token.clone();
+                c.private_token = params.private_token.clone();
+                c.last_test = Some(record);
+            })?;
+            eprintln!("host-test: `{name}` now uses the new token pair");
+            Ok(())
+        }
+        ConnectionsCommand::Remove { name } => {
+            store.remove(name)?;
+            eprintln!("host-test: removed connection `{name}`");
+            Ok(())
+        }
+    }
+}
+
+/// Writes `text` to `path` atomically: a crash or Ctrl-C leaves the old file or the new one.
+fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+async fn poll(
+    cli: &Cli,
+    host: &Host,
+    kind: &str,
+    state_file: &std::path::Path,
+    follow: bool,
+    interval: Duration,
+    options: Option<&str>,
+) -> Result<(), Failure> {
+    let mut input: Value = match options {
+        Some(text) => serde_json::from_str(text).map_err(|e| Failure::Usage(format!("--options is not JSON: {e}")))?,
+        None => json!({}),
+    };
+    if !input.is_object() {
+        return Err(Failure::Usage("--options must be a JSON object".into()));
+    }
+    let (conn, _simulator) = connect(cli).await?;
+    let action = format!("poll-{kind}");
+    loop {
+        let state = match std::fs::read_to_string(state_file) {
+            Ok(text) => Some(text.trim().to_owned()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Failure::Usage(format!("cannot read the state file {}: {e}", state_file.display()))),
+        };
+        input["state"] = state.map_or(Value::Null, Value::String);
+        let input_text = input.to_string();
+        let call = host.invoke(&conn, &action, &input_text);
+        // Ctrl-C during a poll drops it before anything is written: the state file stays as it was.
+        let result = tokio::select! {
+            r = call => r?,
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        };
+        let more = match result {
+            Ok(text) => {
+                let batch: Value = serde_json::from_str(&text).context("the component returned invalid JSON")?;
+                let mut out = std::io::stdout().lock();
+                for item in batch["items"].as_array().into_iter().flatten() {
+                    let _ = writeln!(out, "{item}");
+                }
+                let _ = out.flush();
+                drop(out);
+                let next = batch["state"].as_str().context("the poll result has no state")?;
+                write_atomically(state_file, next)
+                    .map_err(|e| Failure::Host(anyhow::anyhow!("cannot save the state file {}: {e}", state_file.display())))?;
+                batch["more"] == Value::Bool(true)
+            }
+            Err(error) if follow => {
+                // A failed poll changes nothing; report it and try again next interval.
+                eprintln!("{}", json!({"error": error.case(), "message": error.message(), "connector": host.identity()}));
+                false
+            }
+            Err(error) => return Err(Failure::Guest { identity: host.identity().to_owned(), error }),
+        };
+        if more {
+            continue;
+        }
+        if !follow {
+            return Ok(());
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        }
+    }
 }

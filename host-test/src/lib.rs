@@ -3,9 +3,12 @@
 
 pub mod cache;
 pub mod cli;
+pub mod conformance;
+pub mod native;
 pub mod outbound;
 pub mod runtime;
 pub mod simulator;
+pub mod store;
 
 /// Path of the connector component built by this crate's build script.
 pub const CONNECTOR_WASM: &str = env!("CONNECTOR_WASM");

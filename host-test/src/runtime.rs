@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow};
 use rustls_pki_types::CertificateDer;
 use wasmtime::component::{Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
@@ -32,7 +32,8 @@ mod bindings {
 
 pub use bindings::Connector;
 pub use bindings::exports::darktrace::connector::types::{Error as GuestError, Instant};
-pub use bindings::exports::darktrace::connector::{devices, model_breaches, system, types};
+/// The typed interfaces of the component, one module each (`model_breaches`, `devices`, ...).
+pub use bindings::exports::darktrace::connector::*;
 
 /// How often the epoch advances; deadlines are counted in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -63,6 +64,9 @@ pub struct HostConfig {
     pub ca_certs: Vec<CertificateDer<'static>>,
     /// Directory of precompiled components; `None` compiles every time.
     pub cache_dir: Option<std::path::PathBuf>,
+    /// With `Some(n)`, instances come from wasmtime's pooling allocator sized for `n` calls at
+    /// once (faster instantiation, and a hard cap on concurrent calls); `None` allocates on demand.
+    pub max_instances: Option<u32>,
 }
 
 /// Connection parameters as the user gives them. `Debug` never shows the private token.
@@ -112,8 +116,29 @@ pub struct Ctx {
     wasi: WasiCtx,
     http: WasiHttpCtx,
     hooks: Hooks,
-    limits: StoreLimits,
+    limiter: Limiter,
     stderr: MemoryOutputPipe,
+}
+
+/// Caps linear memory per call and records the peak, for reports and benchmarks.
+struct Limiter {
+    memory_cap: usize,
+    peak: usize,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.memory_cap {
+            return Ok(false);
+        }
+        self.peak = self.peak.max(desired);
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        // The connector's tables stay tiny; a runaway table is a bug or an attack.
+        Ok(desired <= 100_000)
+    }
 }
 
 /// The HTTP hook: checks every outgoing request against the call's policy before sending.
@@ -167,6 +192,8 @@ pub struct CallReport {
     pub denied: Vec<String>,
     /// What the component wrote to stderr.
     pub stderr: String,
+    /// The most linear memory the instance had, in bytes.
+    pub peak_memory_bytes: usize,
 }
 
 /// The loaded component, ready to run calls.
@@ -191,6 +218,15 @@ impl Host {
         let mut engine_config = Config::new();
         // Epochs bound guest execution; host I/O is bounded by the call timeout.
         engine_config.epoch_interruption(true);
+        if let Some(n) = config.max_instances {
+            let mut pool = PoolingAllocationConfig::default();
+            pool.total_component_instances(n)
+                .total_core_instances(n)
+                .total_memories(n)
+                .total_tables(n * 4)
+                .max_memory_size(config.limits.memory_bytes);
+            engine_config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        }
         let engine = Engine::new(&engine_config).map_err(|e| anyhow!("{e:?}"))?;
         start_epoch_ticker(&engine);
 
@@ -245,11 +281,11 @@ impl Host {
             wasi,
             http: WasiHttpCtx::new(),
             hooks: Hooks { policy, sender: self.sender.clone(), denied: denied.clone() },
-            limits: StoreLimitsBuilder::new().memory_size(self.limits.memory_bytes).instances(8).build(),
+            limiter: Limiter { memory_cap: self.limits.memory_bytes, peak: 0 },
             stderr,
         };
         let mut store = Store::new(&self.engine, ctx);
-        store.limiter(|ctx| &mut ctx.limits);
+        store.limiter(|ctx| &mut ctx.limiter);
         let ticks = (self.limits.deadline.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
         store.set_epoch_deadline(ticks);
         store.epoch_deadline_trap();
@@ -272,6 +308,7 @@ impl Host {
         let report = CallReport {
             denied: denied.lock().expect("denied list lock").clone(),
             stderr: String::from_utf8_lossy(&store.data().stderr.contents()).into_owned(),
+            peak_memory_bytes: store.data().limiter.peak,
         };
         match outcome {
             Ok(Ok(value)) => Ok((value, report)),

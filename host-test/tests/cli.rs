@@ -119,3 +119,134 @@ async fn the_private_token_never_appears_in_any_output() {
         assert!(r.headers.iter().all(|(_, v)| !v.contains(SECRET)), "sent in a header of {}", r.path_and_query);
     }
 }
+
+/// A connection store of the test's own, in the test target dir.
+fn store_file(tag: &str) -> String {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("store-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("connections.json").to_string_lossy().into_owned()
+}
+
+/// Runs host-test with a store file and a private token (if any) in the environment.
+fn with_store(store: &str, args: &[&str], private: Option<&str>) -> Output {
+    let mut env = vec![("DARKTRACE_CONNECTIONS_FILE", store)];
+    if let Some(p) = private {
+        env.push(("DARKTRACE_PRIVATE_TOKEN", p));
+    }
+    host_test(args, &env)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connection_lifecycle_add_list_test_rotate_remove() {
+    let sim = simulator().await;
+    let store = store_file("lifecycle");
+    let (url, public) = (sim.url(), sim.public_token().to_owned());
+    let outputs = tokio::task::spawn_blocking(move || {
+        let add = |name: &str, private: &str| with_store(&store, &["connections", "add", name, "--api-address", &url, "--public-token", &public], Some(private));
+        let refused = add("lab", "wrong-private-token");
+        let added = add("lab", SECRET);
+        let duplicate = add("lab", SECRET);
+        let list = with_store(&store, &["connections", "list"], None);
+        let list_json = with_store(&store, &["connections", "list", "--json"], None);
+        let used = with_store(&store, &["--connection", "lab", "run", "list-model-breaches"], None);
+        let tested = with_store(&store, &["connections", "test", "lab"], None);
+        let bad_rotate = with_store(&store, &["connections", "rotate", "lab", "--public-token", &public], Some("not-the-right-one"));
+        let still_works = with_store(&store, &["--connection", "lab", "test-connection"], None);
+        let good_rotate = with_store(&store, &["connections", "rotate", "lab", "--public-token", &public], Some(SECRET));
+        let after_list = with_store(&store, &["connections", "list", "--json"], None);
+        let removed = with_store(&store, &["connections", "remove", "lab"], None);
+        let gone = with_store(&store, &["--connection", "lab", "test-connection"], None);
+        vec![refused, added, duplicate, list, list_json, used, tested, bad_rotate, still_works, good_rotate, after_list, removed, gone]
+    })
+    .await
+    .unwrap();
+    let [refused, added, duplicate, list, list_json, used, tested, bad_rotate, still_works, good_rotate, after_list, removed, gone] =
+        <[Output; 13]>::try_from(outputs).unwrap();
+    assert_eq!(refused.status.code(), Some(1), "a failing test refuses the add: {}", text(&refused).1);
+    assert!(text(&refused).1.contains("signature-rejected"));
+    assert!(added.status.success(), "{}", text(&added).1);
+    assert_eq!(duplicate.status.code(), Some(2), "names are unique");
+    assert!(text(&list).0.lines().any(|l| l.starts_with("lab ")));
+    let listed: serde_json::Value = serde_json::from_str(&text(&list_json).0).unwrap();
+    assert_eq!(listed[0]["last_test"]["result"], "ok");
+    assert!(used.status.success(), "{}", text(&used).1);
+    assert!(tested.status.success());
+    assert_eq!(bad_rotate.status.code(), Some(1));
+    assert!(still_works.status.success(), "a failed rotation keeps the old pair: {}", text(&still_works).1);
+    assert!(good_rotate.status.success(), "{}", text(&good_rotate).1);
+    let after: serde_json::Value = serde_json::from_str(&text(&after_list).0).unwrap();
+    assert!(after[0]["last_used"].is_string(), "{after}");
+    assert!(removed.status.success());
+    assert_eq!(gone.status.code(), Some(1));
+    for out in [&refused, &added, &duplicate, &list, &list_json, &used, &tested, &bad_rotate, &still_works, &good_rotate, &after_list, &removed, &gone] {
+        let (stdout, stderr) = text(out);
+        assert!(!stdout.contains(SECRET) && !stderr.contains(SECRET), "the private token was printed");
+    }
+}
+
+#[test]
+fn an_expired_connection_is_refused_with_its_date() {
+    let store = store_file("expired");
+    let added = with_store(&store, &["connections", "add", "old", "--api-address", "https://dt.example.com", "--public-token", "p", "--no-test", "--expires", "2999-01-01"], Some(SECRET));
+    assert!(added.status.success(), "{}", text(&added).1);
+    // Age the saved connection by editing the store as another tool would.
+    let edited = std::fs::read_to_string(&store).unwrap().replace("2999-01-01", "2001-02-03");
+    std::fs::write(&store, edited).unwrap();
+    let out = with_store(&store, &["--connection", "old", "test-connection"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).1.contains("expired on 2001-02-03"), "{}", text(&out).1);
+    let past = with_store(&store, &["connections", "add", "older", "--api-address", "x", "--public-token", "p", "--no-test", "--expires", "2001-01-01"], Some(SECRET));
+    assert_eq!(past.status.code(), Some(2));
+}
+
+#[test]
+fn concurrent_processes_lose_no_connection() {
+    let store = store_file("concurrent");
+    let children: Vec<_> = (0..6)
+        .map(|i| {
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_host-test"));
+            cmd.env("DARKTRACE_CONNECTIONS_FILE", &store)
+                .env("DARKTRACE_PRIVATE_TOKEN", SECRET)
+                .env("DARKTRACE_CONNECTOR_CACHE", concat!(env!("CARGO_TARGET_TMPDIR"), "/component-cache"))
+                .args(["connections", "add", &format!("c{i}"), "--api-address", "https://dt.example.com", "--public-token", "p", "--no-test"]);
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let list = with_store(&store, &["connections", "list", "--json"], None);
+    let all: serde_json::Value = serde_json::from_str(&text(&list).0).unwrap();
+    assert_eq!(all.as_array().unwrap().len(), 6, "{all}");
+}
+
+#[test]
+fn a_damaged_store_is_a_clear_error_and_stays_as_it_was() {
+    let store = store_file("damaged");
+    std::fs::write(&store, "{\"version\": 1, \"connections\": [").unwrap();
+    let out = with_store(&store, &["connections", "list"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).1.contains("damaged"), "{}", text(&out).1);
+    assert_eq!(std::fs::read_to_string(&store).unwrap(), "{\"version\": 1, \"connections\": [");
+}
+
+#[test]
+fn the_store_keeps_every_connection_field_of_the_manifest() {
+    let manifest: serde_json::Value = serde_json::from_str(darktrace_connector::manifest::MANIFEST).unwrap();
+    let saved = serde_json::to_value(host_test::store::Saved {
+        name: "n".into(),
+        api_address: "a".into(),
+        public_token: "p".into(),
+        private_token: "s".into(),
+        ca_cert: None,
+        created: "c".into(),
+        expires: None,
+        last_used: None,
+        last_test: None,
+    })
+    .unwrap();
+    for field in manifest["connection"]["properties"].as_object().unwrap().keys() {
+        assert!(saved.get(field).is_some(), "the store does not keep the manifest's connection field `{field}`");
+    }
+}

@@ -2,8 +2,15 @@
 //! embedded simulator over loopback HTTP. One test binary (one link, one compiled component),
 //! one module per action family.
 
+mod ai_analyst;
 mod breaches;
+mod conformance;
 mod devices;
+mod health;
 mod host;
+mod intel;
+mod metadata;
+mod respond;
 mod support;
 mod system;
+mod tags;
