@@ -9,6 +9,7 @@ pub mod client;
 pub mod connection;
 pub mod error;
 pub mod manifest;
+pub mod poll;
 pub mod request;
 pub mod shape;
 pub mod signing;

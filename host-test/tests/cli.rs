@@ -250,3 +250,28 @@ fn the_store_keeps_every_connection_field_of_the_manifest() {
         assert!(saved.get(field).is_some(), "the store does not keep the manifest's connection field `{field}`");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn poll_writes_each_new_breach_once_and_keeps_its_state_file() {
+    let sim = simulator().await;
+    let state = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("poll-{}.state", std::process::id()));
+    let _ = std::fs::remove_file(&state);
+    let (url, public, file) = (sim.url(), sim.public_token().to_owned(), state.to_string_lossy().into_owned());
+    let run = move || {
+        let env = [("DARKTRACE_API_ADDRESS", url.as_str()), ("DARKTRACE_PUBLIC_TOKEN", public.as_str()), ("DARKTRACE_PRIVATE_TOKEN", SECRET)];
+        let out = host_test(&["poll", "model-breaches", "--state-file", &file, "--options", r#"{"max_items": 5}"#], &env);
+        assert!(out.status.success(), "{}", text(&out).1);
+        text(&out).0.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["pbid"].as_u64().unwrap()).collect::<Vec<_>>()
+    };
+    let run = std::sync::Arc::new(run);
+    let first = { let r = run.clone(); tokio::task::spawn_blocking(move || r()).await.unwrap() };
+    assert!(first.len() > 5, "capped polls continue until drained");
+    assert!(state.exists());
+    let second = { let r = run.clone(); tokio::task::spawn_blocking(move || r()).await.unwrap() };
+    assert!(second.is_empty(), "nothing new, nothing written: {second:?}");
+    let now = sim.now().unix_timestamp() * 1000;
+    let pbid = sim.insert_breach(now - 10_000, now - 1_000, 0.8);
+    let third = { let r = run.clone(); tokio::task::spawn_blocking(move || r()).await.unwrap() };
+    assert_eq!(third, vec![pbid]);
+    std::fs::remove_file(&state).ok();
+}

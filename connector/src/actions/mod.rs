@@ -18,12 +18,13 @@ pub mod breaches;
 pub mod devices;
 pub mod intel;
 pub mod metadata;
+pub mod poll;
 pub mod respond;
 pub mod system;
 pub mod tags;
 
 /// Every family's action table. A new family adds its `ACTIONS` here.
-const FAMILIES: &[&[ActionDef]] = &[system::ACTIONS, breaches::ACTIONS, devices::ACTIONS, ai_analyst::ACTIONS, tags::ACTIONS, metadata::ACTIONS, respond::ACTIONS, intel::ACTIONS];
+const FAMILIES: &[&[ActionDef]] = &[system::ACTIONS, breaches::ACTIONS, devices::ACTIONS, ai_analyst::ACTIONS, tags::ACTIONS, metadata::ACTIONS, respond::ACTIONS, intel::ACTIONS, poll::ACTIONS];
 
 /// Every action the connector offers.
 pub fn actions() -> impl Iterator<Item = &'static ActionDef> {

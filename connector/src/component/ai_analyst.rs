@@ -5,7 +5,7 @@ use super::breaches::change;
 use super::{Component, instant, run};
 use crate::actions::ai_analyst as a;
 
-fn incident(e: a::IncidentEvent) -> wa::IncidentEvent {
+pub(crate) fn incident(e: a::IncidentEvent) -> wa::IncidentEvent {
     wa::IncidentEvent {
         id: e.id,
         group_id: e.group_id,

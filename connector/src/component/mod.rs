@@ -16,6 +16,7 @@ mod breaches;
 mod devices;
 mod intel;
 mod metadata;
+mod poll;
 mod respond;
 mod system;
 mod tags;

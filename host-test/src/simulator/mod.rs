@@ -176,6 +176,12 @@ impl Simulator {
         self.shared.log().clone()
     }
 
+    /// Adds a new breach with the given first-activity and creation times (epoch ms) and
+    /// score, and returns its pbid; it is visible to the API at once.
+    pub fn insert_breach(&self, time_ms: i64, creation_ms: i64, score: f64) -> u64 {
+        self.shared.data().insert_breach(time_ms, creation_ms, score)
+    }
+
     /// How many breaches the dataset holds (acknowledged ones included).
     pub fn breach_count(&self) -> usize {
         self.shared.data().breaches.len()

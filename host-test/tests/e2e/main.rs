@@ -10,6 +10,7 @@ mod health;
 mod host;
 mod intel;
 mod metadata;
+mod poll;
 mod respond;
 mod support;
 mod system;

@@ -5,7 +5,7 @@ pub use std::path::Path;
 pub use std::sync::LazyLock;
 
 pub use host_test::outbound::{Destination, Policy};
-pub use host_test::runtime::{ConnectionParams, GuestError, Host, HostConfig, Instant, model_breaches, devices};
+pub use host_test::runtime::{ConnectionParams, GuestError, Host, HostConfig, Instant, devices, model_breaches, polling};
 pub use host_test::simulator::{Simulator, SimulatorConfig};
 pub use serde_json::{Value, json};
 

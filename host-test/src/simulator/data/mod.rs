@@ -131,6 +131,26 @@ impl Dataset {
         dataset
     }
 
+    /// Adds a breach as the appliance would when a model fires: the next pbid, on the first
+    /// model and device, with the given first-activity and creation times (ms). Tests use it to
+    /// stage timelines (late creation, bursts sharing a millisecond).
+    pub(crate) fn insert_breach(&mut self, time: i64, creation_time: i64, score: f64) -> u64 {
+        let pbid = self.breaches.last().map_or(10_000, |b| b.pbid + 1);
+        let components = self.breaches.first().map(|b| b.components.clone()).unwrap_or_default();
+        self.breaches.push(Breach {
+            pbid,
+            time,
+            creation_time: creation_time.max(time),
+            score,
+            model: 0,
+            device: 0,
+            acknowledged: false,
+            comments: Vec::new(),
+            components,
+        });
+        pbid
+    }
+
     /// The breach with id `pbid`.
     pub(crate) fn breach(&self, pbid: u64) -> Option<&Breach> {
         self.breaches
