@@ -1,14 +1,60 @@
 //! Sends signed requests through a [`Transport`] and turns every answer into JSON or a typed error.
+//!
+//! [`Client::send`] is the one request path: it signs, sends, maps the answer, retries idempotent
+//! requests after 429/500/502/503 with capped exponential backoff that honours `Retry-After`, and
+//! re-signs once with the appliance's own time after an `API DATE ERROR`.
+
+use std::time::Duration;
 
 use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::connection::Connection;
 use crate::error::{Error, Result};
-use crate::request::{ApiRequest, WireRequest};
+use crate::request::{ApiRequest, Method, WireRequest};
 
 /// Default cap on a response body; larger answers fail instead of exhausting memory.
 pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// When and how often [`Client::send`] retries, and how much it may read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt (so at most `max_retries + 1` attempts).
+    pub max_retries: u32,
+    /// The most time spent waiting between attempts, over all retries of one request. A wait
+    /// that would go past it is not started: the last error is returned at once.
+    pub max_total_wait: Duration,
+    /// The wait before the first retry; it doubles for each further retry.
+    pub base_delay: Duration,
+    /// The longest single computed wait (a `Retry-After` may ask for more, within the total).
+    pub max_delay: Duration,
+    /// The largest response body read, in bytes.
+    pub max_response_bytes: u64,
+}
+
+impl Default for RetryPolicy {
+    /// 3 retries; 20 s of waiting in all, which keeps a call that retries inside the host's
+    /// default 30 s deadline (a sleeping guest outliving its deadline is stopped by the host,
+    /// not given a typed error); 1 s, 2 s, 4 s backoff capped at 8 s; 256 MiB responses.
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 3,
+            max_total_wait: Duration::from_secs(20),
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(8),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before retry number `retry` (0 for the first retry): `base_delay * 2^retry`
+    /// capped at `max_delay`, or the server's `Retry-After` when that is longer.
+    pub fn backoff(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
+        let exponential = self.base_delay.saturating_mul(1u32.checked_shl(retry).unwrap_or(u32::MAX)).min(self.max_delay);
+        retry_after.map_or(exponential, |asked| asked.max(exponential))
+    }
+}
 
 /// An HTTP answer as received.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,7 +78,8 @@ impl WireResponse {
 /// native tools plug in their own.
 pub trait Transport {
     /// Sends `request`, reading at most `max_body_bytes` of the answer. Failures to deliver or
-    /// read map to [`Error::Transport`] or [`Error::Timeout`].
+    /// read map to [`Error::Transport`] or [`Error::Timeout`]; an answer over the limit is
+    /// [`Error::Transport`] naming the limit.
     fn send(&self, request: &WireRequest, max_body_bytes: u64) -> Result<WireResponse>;
 }
 
@@ -41,18 +88,32 @@ pub struct Client<'a> {
     conn: Connection,
     transport: &'a dyn Transport,
     clock: fn() -> OffsetDateTime,
-    max_response_bytes: u64,
+    sleep: fn(Duration),
+    policy: RetryPolicy,
 }
 
 impl<'a> Client<'a> {
-    /// A client that signs with the current UTC time.
+    /// A client that signs with the current UTC time and retries with [`RetryPolicy::default`].
     pub fn new(conn: Connection, transport: &'a dyn Transport) -> Self {
-        Client { conn, transport, clock: OffsetDateTime::now_utc, max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES }
+        Client { conn, transport, clock: OffsetDateTime::now_utc, sleep: std::thread::sleep, policy: RetryPolicy::default() }
     }
 
     /// Replaces the clock used for `DTAPI-Date` (tests pin it).
     pub fn with_clock(mut self, clock: fn() -> OffsetDateTime) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Replaces how the client waits between attempts (tests record instead of sleeping). The
+    /// default, `std::thread::sleep`, waits on wasi:clocks inside the component.
+    pub fn with_sleep(mut self, sleep: fn(Duration)) -> Self {
+        self.sleep = sleep;
+        self
+    }
+
+    /// Replaces the retry policy and response size cap.
+    pub fn with_policy(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
         self
     }
 
@@ -62,10 +123,170 @@ impl<'a> Client<'a> {
     }
 
     /// Signs and sends `request` and returns the JSON answer, or the typed error it amounts to.
+    ///
+    /// Idempotent requests are retried after 429, 500, 502 and 503 (see [`RetryPolicy`]); the
+    /// final error says how many attempts were made. After an `API DATE ERROR` the request is
+    /// signed again once with the time the appliance's `Date` header gives, whatever the method:
+    /// the appliance refused it before acting on it, so sending it again cannot duplicate
+    /// anything. The offset applied is written to stderr, which the host captures.
     pub fn send(&self, request: &ApiRequest) -> Result<Value> {
-        let wire = request.sign(&self.conn, (self.clock)());
-        let response = self.transport.send(&wire, self.max_response_bytes)?;
-        interpret(request, &response)
+        let mut attempts: u32 = 0;
+        let mut retries: u32 = 0;
+        let mut waited = Duration::ZERO;
+        let mut offset: Option<time::Duration> = None;
+        loop {
+            attempts += 1;
+            let local_now = (self.clock)();
+            let wire = request.sign(&self.conn, local_now + offset.unwrap_or(time::Duration::ZERO));
+            let response = self.transport.send(&wire, self.policy.max_response_bytes)?;
+            let error = match interpret(request, &response) {
+                Ok(value) => {
+                    if let Some(offset) = offset {
+                        eprintln!(
+                            "darktrace: the appliance clock differs from this machine's by {} s; the request was signed \
+                             again with the appliance's time and succeeded; fix time synchronisation (NTP)",
+                            offset.whole_seconds()
+                        );
+                    }
+                    return Ok(value);
+                }
+                Err(error) => error,
+            };
+            match error {
+                Error::ClockSkew(_) if offset.is_none() => match server_clock_offset(&response, local_now) {
+                    Some(measured) => offset = Some(measured),
+                    None => {
+                        return Err(Error::ClockSkew(format!(
+                            "{}: the appliance rejected the request date (API DATE ERROR) and its answer has no usable \
+                             Date header to correct by; this machine's clock and the appliance's differ by more than \
+                             30 minutes: check time synchronisation (NTP) on both",
+                            what(request)
+                        )));
+                    }
+                },
+                Error::ClockSkew(_) => {
+                    let measured = offset.map_or(0, time::Duration::whole_seconds);
+                    return Err(Error::ClockSkew(format!(
+                        "{}: the appliance rejected the request date (API DATE ERROR) even when signed with its own \
+                         time; its Date header puts its clock {measured} s from this machine's: check time \
+                         synchronisation (NTP) on both",
+                        what(request)
+                    )));
+                }
+                error if retryable(&error) && request.is_idempotent() && retries < self.policy.max_retries => {
+                    let delay = self.policy.backoff(retries, retry_after(&response, local_now));
+                    if waited + delay > self.policy.max_total_wait {
+                        return Err(gave_up(error, attempts, &format!(
+                            "the next wait ({} s) would pass the {} s retry budget",
+                            delay.as_secs_f64().ceil(),
+                            self.policy.max_total_wait.as_secs()
+                        )));
+                    }
+                    (self.sleep)(delay);
+                    waited += delay;
+                    retries += 1;
+                }
+                error if retryable(&error) && !request.is_idempotent() => {
+                    return Err(gave_up(error, attempts, "not retried: this request is not idempotent and a retry could apply it twice"));
+                }
+                error if retryable(&error) => return Err(gave_up(error, attempts, "no retries left")),
+                error => return Err(error),
+            }
+        }
+    }
+}
+
+/// `METHOD /path`, for messages.
+fn what(request: &ApiRequest) -> String {
+    format!("{} {}", request.method().as_str(), request.path())
+}
+
+/// The answers worth another attempt: the appliance (or a proxy in front of it) was busy or
+/// briefly failing. Other statuses would fail the same way again.
+fn retryable(error: &Error) -> bool {
+    match error {
+        Error::RateLimited { .. } => true,
+        Error::Upstream { status, .. } => matches!(status, 500 | 502 | 503),
+        _ => false,
+    }
+}
+
+/// The final error after retrying stopped, saying how many attempts were made and why no more.
+fn gave_up(error: Error, attempts: u32, why: &str) -> Error {
+    let tried = if attempts == 1 { "1 attempt".to_owned() } else { format!("{attempts} attempts") };
+    match error {
+        Error::RateLimited { retry_after_seconds, message } => {
+            Error::RateLimited { retry_after_seconds, message: format!("{message} (gave up after {tried}: {why})") }
+        }
+        Error::Upstream { status, message } => {
+            Error::Upstream { status, message: format!("{message} (gave up after {tried}: {why})") }
+        }
+        other => other,
+    }
+}
+
+/// `Retry-After` as a wait: delay-seconds, or an HTTP-date read against the answer's own `Date`
+/// (falling back to `now`) so a skewed appliance clock does not distort it. `None` when absent
+/// or unreadable.
+pub fn retry_after(response: &WireResponse, now: OffsetDateTime) -> Option<Duration> {
+    let value = response.header("retry-after")?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = parse_http_date(value)?;
+    let reference = response.header("date").and_then(parse_http_date).unwrap_or(now);
+    let wait = at - reference;
+    Some(Duration::from_secs(u64::try_from(wait.whole_seconds()).unwrap_or(0)))
+}
+
+/// The appliance's clock minus this machine's, from the answer's `Date` header, or `None` when
+/// the header is missing or not an HTTP-date.
+pub fn server_clock_offset(response: &WireResponse, local_now: OffsetDateTime) -> Option<time::Duration> {
+    let server = parse_http_date(response.header("date")?)?;
+    Some(server - local_now)
+}
+
+/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the only HTTP-date form servers
+/// may send (RFC 9110, 5.6.7).
+pub fn parse_http_date(value: &str) -> Option<OffsetDateTime> {
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    time::PrimitiveDateTime::parse(value.trim(), format).ok().map(time::PrimitiveDateTime::assume_utc)
+}
+
+/// The permission an endpoint most likely needs, for permission-denied messages (reference,
+/// sections 2 and 1.7); the appliance never says which one is missing.
+pub fn likely_permission(method: Method, path: &str) -> &'static str {
+    let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
+    if under("/modelbreaches") || under("/mbcomments") || (under("/details") && method == Method::Get) {
+        if method == Method::Post && (path.ends_with("/acknowledge") || path.ends_with("/unacknowledge")) {
+            "Acknowledge Model Alerts"
+        } else {
+            "Visualizer / View Model Breaches (with Unrestricted Devices)"
+        }
+    } else if under("/aianalyst") {
+        if method == Method::Post && !path.ends_with("/comments") && !path.ends_with("/investigations") {
+            "AI Analyst with Acknowledge Model Alerts"
+        } else {
+            "AI Analyst"
+        }
+    } else if under("/antigena") {
+        "Darktrace RESPOND (Antigena), with Unrestricted Devices and Visualizer"
+    } else if under("/intelfeed") {
+        "Edit Domains"
+    } else if under("/devices") && method == Method::Post {
+        "Device Admin (with Unrestricted Devices)"
+    } else if under("/tags") && method != Method::Get {
+        "Device Admin (tagging)"
+    } else if under("/status") || under("/summarystatistics") {
+        "Status"
+    } else if under("/advancedsearch") {
+        "Advanced Search"
+    } else if under("/models") || under("/components") {
+        "View Models"
+    } else {
+        "Visualizer with Unrestricted Devices"
     }
 }
 
@@ -76,18 +297,27 @@ pub fn interpret(request: &ApiRequest, response: &WireResponse) -> Result<Value>
     let status = response.status;
     let text = String::from_utf8_lossy(&response.body);
     let excerpt = excerpt(&text);
+    let permission = likely_permission(request.method(), request.path());
+
+    // A busy appliance or the proxy in front of it often answers 429 and 5xx with an HTML page;
+    // the status is what matters, and these are retried, so they are decided before the HTML check.
+    if matches!(status, 429 | 500 | 502 | 503 | 504) {
+        return Err(status_error(&what, status, response, &text, excerpt));
+    }
 
     if (300..400).contains(&status) {
         let target = response.header("location").map(str::to_owned).unwrap_or_else(|| text.to_string());
         return Err(if target.contains("/403") {
             Error::PermissionDenied(format!(
-                "{what} was redirected to /403: the token's user lacks the permission this endpoint needs; \
-                 grant it on the appliance (System Config > Permissions) or use another token pair"
+                "{what} was redirected to /403: the token's user lacks the permission this endpoint needs, \
+                 most likely \"{permission}\"; grant it on the appliance (System Config > Permissions) or use \
+                 another token pair"
             ))
         } else {
             Error::PermissionDenied(format!(
-                "{what} was redirected to {}: the endpoint is unknown to this appliance version or the token \
-                 pair has no API access; check the token's user has API access and the needed permissions",
+                "{what} was redirected to {}: the endpoint is unknown to this appliance version or the token's \
+                 user lacks API access or the permission it needs, most likely \"{permission}\"; check both on \
+                 the appliance (System Config > Permissions)",
                 if target.contains("/login") { "/login" } else { "another page" }
             ))
         });
@@ -99,7 +329,8 @@ pub fn interpret(request: &ApiRequest, response: &WireResponse) -> Result<Value>
         return Err(if text.contains("Log In | Darktrace") || text.to_ascii_lowercase().contains("login") {
             Error::PermissionDenied(format!(
                 "{what} answered with the login page instead of JSON: the token's user lacks the permission \
-                 for this endpoint, or API access is disabled for it"
+                 for this endpoint, most likely \"{permission}\", or API access is disabled for it; grant it on \
+                 the appliance (System Config > Permissions)"
             ))
         } else {
             Error::UnexpectedResponse(format!(
@@ -132,19 +363,10 @@ pub fn interpret(request: &ApiRequest, response: &WireResponse) -> Result<Value>
             })
         }
         403 => Err(Error::PermissionDenied(format!(
-            "{what} was refused (403): the token's user lacks the permission this endpoint needs; {excerpt}"
+            "{what} was refused (403): the token's user lacks the permission this endpoint needs, most likely \
+             \"{permission}\"; {excerpt}"
         ))),
         404 => Err(Error::NotFound(format!("{what}: the appliance has no such item (404): {excerpt}"))),
-        429 => {
-            let retry_after_seconds = response.header("retry-after").and_then(|v| v.trim().parse::<u32>().ok());
-            Err(Error::RateLimited {
-                retry_after_seconds,
-                message: format!(
-                    "{what} was rate limited (429); wait {} and try again",
-                    retry_after_seconds.map_or("a little".to_owned(), |s| format!("{s} s"))
-                ),
-            })
-        }
         400 => Err(Error::Upstream {
             status,
             message: format!(
@@ -152,11 +374,28 @@ pub fn interpret(request: &ApiRequest, response: &WireResponse) -> Result<Value>
                 appliance_message(&text).unwrap_or(excerpt)
             ),
         }),
-        500..=599 => Err(Error::Upstream {
-            status,
-            message: format!("{what} failed on the appliance ({status}); try again later: {excerpt}"),
-        }),
+        500..=599 => Err(status_error(&what, status, response, &text, excerpt)),
         _ => Err(Error::Upstream { status, message: format!("{what} answered with status {status}: {excerpt}") }),
+    }
+}
+
+/// The error for 429 and 5xx answers.
+fn status_error(what: &str, status: u16, response: &WireResponse, text: &str, excerpt: String) -> Error {
+    if status == 429 {
+        let retry_after_seconds = retry_after(response, OffsetDateTime::now_utc())
+            .map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX));
+        return Error::RateLimited {
+            retry_after_seconds,
+            message: format!(
+                "{what} was rate limited (429); wait {} and try again, and keep request rates modest",
+                retry_after_seconds.map_or("a little".to_owned(), |s| format!("{s} s"))
+            ),
+        };
+    }
+    let said = if text.trim_start().starts_with('<') { format!("an HTML error page ({excerpt})") } else { excerpt };
+    Error::Upstream {
+        status,
+        message: format!("{what} failed on the appliance or a proxy in front of it ({status}); try again later: {said}"),
     }
 }
 
@@ -234,5 +473,194 @@ mod tests {
     #[test]
     fn success_parses_json() {
         assert_eq!(answer(200, &[], r#"[1,2]"#).unwrap(), serde_json::json!([1, 2]));
+    }
+
+    /// Answers each request with the next scripted response and records what was sent.
+    struct Script {
+        answers: std::cell::RefCell<Vec<WireResponse>>,
+        sent: std::cell::RefCell<Vec<WireRequest>>,
+    }
+
+    impl Script {
+        fn new(answers: Vec<WireResponse>) -> Self {
+            Script { answers: std::cell::RefCell::new(answers.into_iter().rev().collect()), sent: Default::default() }
+        }
+    }
+
+    impl Transport for Script {
+        fn send(&self, request: &WireRequest, _: u64) -> Result<WireResponse> {
+            self.sent.borrow_mut().push(request.clone());
+            self.answers.borrow_mut().pop().ok_or_else(|| Error::Other("the script ran out of answers".into()))
+        }
+    }
+
+    fn wire(status: u16, headers: &[(&str, &str)], body: &str) -> WireResponse {
+        WireResponse {
+            status,
+            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    thread_local! {
+        static SLEPT: std::cell::RefCell<Vec<Duration>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+
+    fn record_sleep(d: Duration) {
+        SLEPT.with(|s| s.borrow_mut().push(d));
+    }
+
+    fn slept() -> Vec<Duration> {
+        SLEPT.with(|s| std::mem::take(&mut *s.borrow_mut()))
+    }
+
+    fn fixed_now() -> OffsetDateTime {
+        time::macros::datetime!(2024-01-15 10:30:00 UTC)
+    }
+
+    /// Sends `request` through a scripted transport with a recording sleep; returns the outcome,
+    /// the requests sent and the waits.
+    fn drive(request: ApiRequest, answers: Vec<WireResponse>) -> (Result<Value>, Vec<WireRequest>, Vec<Duration>) {
+        slept();
+        let script = Script::new(answers);
+        let conn = Connection::new("dt.example.com", "pub", "priv").unwrap();
+        let client = Client::new(conn, &script).with_clock(fixed_now).with_sleep(record_sleep);
+        let out = client.send(&request);
+        let sent = script.sent.borrow().clone();
+        (out, sent, slept())
+    }
+
+    #[test]
+    fn backoff_doubles_from_the_base_and_stops_at_the_cap() {
+        let p = RetryPolicy::default();
+        let waits: Vec<u64> = (0..6).map(|n| p.backoff(n, None).as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 8, 8, 8]);
+        assert_eq!(p.backoff(40, None), p.max_delay, "a huge retry number must not overflow");
+    }
+
+    #[test]
+    fn backoff_honours_a_longer_retry_after_but_never_waits_less_than_computed() {
+        let p = RetryPolicy::default();
+        assert_eq!(p.backoff(0, Some(Duration::from_secs(5))), Duration::from_secs(5));
+        assert_eq!(p.backoff(2, Some(Duration::from_secs(1))), Duration::from_secs(4));
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates_against_the_answers_own_date() {
+        let now = fixed_now();
+        assert_eq!(retry_after(&wire(429, &[("Retry-After", " 7 ")], ""), now), Some(Duration::from_secs(7)));
+        let dated = wire(429, &[("Date", "Mon, 15 Jan 2024 12:00:00 GMT"), ("Retry-After", "Mon, 15 Jan 2024 12:00:30 GMT")], "");
+        assert_eq!(retry_after(&dated, now), Some(Duration::from_secs(30)));
+        let past = wire(429, &[("Retry-After", "Mon, 15 Jan 2024 10:00:00 GMT")], "");
+        assert_eq!(retry_after(&past, now), Some(Duration::ZERO));
+        assert_eq!(retry_after(&wire(429, &[("Retry-After", "soon")], ""), now), None);
+        assert_eq!(retry_after(&wire(429, &[], ""), now), None);
+    }
+
+    #[test]
+    fn server_clock_offset_comes_from_the_date_header() {
+        let r = wire(400, &[("Date", "Mon, 15 Jan 2024 12:30:00 GMT")], "");
+        assert_eq!(server_clock_offset(&r, fixed_now()), Some(time::Duration::hours(2)));
+        assert_eq!(server_clock_offset(&wire(400, &[("Date", "yesterday")], ""), fixed_now()), None);
+        assert_eq!(server_clock_offset(&wire(400, &[], ""), fixed_now()), None);
+    }
+
+    #[test]
+    fn a_get_is_retried_after_503_and_succeeds() {
+        let (out, sent, waits) = drive(ApiRequest::get("/status"), vec![wire(503, &[], "busy"), wire(200, &[], "{}")]);
+        assert_eq!(out.unwrap(), serde_json::json!({}));
+        assert_eq!((sent.len(), waits), (2, vec![Duration::from_secs(1)]));
+    }
+
+    #[test]
+    fn a_get_gives_up_after_the_last_retry_saying_how_many_attempts() {
+        let (out, sent, waits) = drive(ApiRequest::get("/status"), vec![wire(502, &[], "bad gateway"); 5]);
+        let err = out.unwrap_err();
+        assert_eq!((err.case(), sent.len()), ("upstream", 4));
+        assert!(err.message().contains("gave up after 4 attempts"), "{err}");
+        assert_eq!(waits, [1, 2, 4].map(Duration::from_secs));
+    }
+
+    #[test]
+    fn a_rate_limit_waits_as_asked_and_ends_rate_limited_with_the_retry_after() {
+        let answers = vec![wire(429, &[("Retry-After", "3")], ""); 4];
+        let (out, sent, waits) = drive(ApiRequest::get("/modelbreaches"), answers);
+        match out {
+            Err(Error::RateLimited { retry_after_seconds: Some(3), message }) => assert!(message.contains("4 attempts"), "{message}"),
+            other => panic!("expected rate-limited, got {other:?}"),
+        }
+        assert_eq!((sent.len(), waits), (4, [3, 3, 4].map(Duration::from_secs).to_vec()));
+    }
+
+    #[test]
+    fn a_retry_after_past_the_budget_is_not_waited_for() {
+        let (out, sent, waits) = drive(ApiRequest::get("/status"), vec![wire(429, &[("Retry-After", "600")], "")]);
+        let err = out.unwrap_err();
+        assert_eq!((err.case(), sent.len(), waits.len()), ("rate-limited", 1, 0));
+        assert!(err.message().contains("retry budget"), "{err}");
+    }
+
+    #[test]
+    fn a_comment_post_is_never_retried() {
+        let request = ApiRequest::post_json("/modelbreaches/1/comments", &serde_json::json!({"message": "x"}));
+        let (out, sent, waits) = drive(request, vec![wire(503, &[], ""), wire(200, &[], "{}")]);
+        let err = out.unwrap_err();
+        assert_eq!((err.case(), sent.len(), waits.len()), ("upstream", 1, 0));
+        assert!(err.message().contains("1 attempt") && err.message().contains("not idempotent"), "{err}");
+    }
+
+    #[test]
+    fn other_errors_are_not_retried() {
+        let (out, sent, _) = drive(ApiRequest::get("/modelbreaches/9"), vec![wire(404, &[], r#"{"error":"no"}"#)]);
+        assert_eq!((out.unwrap_err().case(), sent.len()), ("not-found", 1));
+    }
+
+    #[test]
+    fn a_date_error_is_signed_again_with_the_appliances_time_once() {
+        let date_error = wire(400, &[("Date", "Mon, 15 Jan 2024 12:30:00 GMT")], r#"{"error":"API DATE ERROR"}"#);
+        let request = ApiRequest::post_json("/modelbreaches/1/comments", &serde_json::json!({"message": "x"}));
+        let (out, sent, _) = drive(request.clone(), vec![date_error.clone(), wire(200, &[], "{}")]);
+        assert!(out.is_ok(), "{out:?}");
+        let date = |w: &WireRequest| w.headers.iter().find(|(k, _)| k == "DTAPI-Date").map(|(_, v)| v.clone());
+        assert_eq!(sent.iter().map(date).collect::<Vec<_>>(), [Some("20240115T103000".into()), Some("20240115T123000".into())]);
+
+        let (out, sent, _) = drive(request, vec![date_error.clone(), date_error]);
+        let err = out.unwrap_err();
+        assert_eq!((err.case(), sent.len()), ("clock-skew", 2));
+        assert!(err.message().contains("7200 s"), "{err}");
+    }
+
+    #[test]
+    fn a_date_error_without_a_usable_date_header_advises_time_sync() {
+        let (out, sent, _) = drive(ApiRequest::get("/status"), vec![wire(400, &[("Date", "nope")], r#"{"error":"API DATE ERROR"}"#)]);
+        let err = out.unwrap_err();
+        assert_eq!((err.case(), sent.len()), ("clock-skew", 1));
+        assert!(err.message().contains("no usable Date header") && err.message().contains("NTP"), "{err}");
+    }
+
+    #[test]
+    fn an_html_502_from_a_proxy_is_upstream_not_a_login_page() {
+        let e = answer(502, &[("Content-Type", "text/html")], "<html><title>502 Bad Gateway</title></html>").unwrap_err();
+        assert_eq!(e.case(), "upstream");
+    }
+
+    #[test]
+    fn permission_denied_names_the_likely_permission() {
+        let login = wire(200, &[("Content-Type", "text/html")], "<html><title>Log In | Darktrace</title></html>");
+        for (request, permission) in [
+            (ApiRequest::get("/modelbreaches"), "View Model Breaches"),
+            (ApiRequest::get("/antigena"), "RESPOND"),
+            (ApiRequest::get("/aianalyst/incidentevents"), "AI Analyst"),
+            (ApiRequest::post_json("/intelfeed", &serde_json::json!({})), "Edit Domains"),
+            (ApiRequest::post_json("/devices", &serde_json::json!({})), "Device Admin"),
+            (ApiRequest::get("/status"), "Status"),
+        ] {
+            let err = interpret(&request, &login).unwrap_err();
+            assert_eq!(err.case(), "permission-denied");
+            assert!(err.message().contains(permission), "{}: {err}", request.path());
+        }
+        let redirect = wire(302, &[("Location", "/403")], "Found. Redirecting to /403");
+        let err = interpret(&ApiRequest::get("/modelbreaches"), &redirect).unwrap_err();
+        assert!(err.message().contains("View Model Breaches"), "{err}");
     }
 }

@@ -51,12 +51,29 @@ pub struct ApiRequest {
     path: String,
     params: Vec<(String, String)>,
     body: Option<Body>,
+    idempotent: bool,
 }
 
 impl ApiRequest {
-    /// A request with no parameters and no body. `path` starts with `/`.
+    /// A request with no parameters and no body. `path` starts with `/`. GET and DELETE are
+    /// idempotent; a POST is not unless [`ApiRequest::idempotent`] says so.
     pub fn new(method: Method, path: impl Into<String>) -> Self {
-        ApiRequest { method, path: path.into(), params: Vec::new(), body: None }
+        let idempotent = matches!(method, Method::Get | Method::Delete);
+        ApiRequest { method, path: path.into(), params: Vec::new(), body: None, idempotent }
+    }
+
+    /// Marks whether sending this request twice has the same effect as sending it once, which
+    /// decides whether the client may retry it after a 429 or 5xx. Set it on POSTs that state an
+    /// absolute outcome (acknowledge, pin, a RESPOND action's new state); never on POSTs that
+    /// create something (a comment, a manual RESPOND action), which a retry would duplicate.
+    pub fn idempotent(mut self, idempotent: bool) -> Self {
+        self.idempotent = idempotent;
+        self
+    }
+
+    /// Whether the request may be sent again after a retryable failure.
+    pub fn is_idempotent(&self) -> bool {
+        self.idempotent
     }
 
     /// A GET request.
@@ -273,5 +290,13 @@ mod tests {
         assert!(names.starts_with(&["DTAPI-Token", "DTAPI-Date", "DTAPI-Signature"]));
         assert!(wire.headers.iter().all(|(_, v)| !v.contains("secret-private")));
         assert_eq!(wire.headers[1].1, "20240115T103000");
+    }
+
+    #[test]
+    fn gets_and_deletes_are_idempotent_and_posts_only_when_marked() {
+        assert!(ApiRequest::get("/status").is_idempotent());
+        assert!(ApiRequest::new(Method::Delete, "/tags/entities").is_idempotent());
+        assert!(!ApiRequest::post_json("/modelbreaches/1/comments", &json!({"message": "x"})).is_idempotent());
+        assert!(ApiRequest::post_json("/modelbreaches/1/acknowledge", &json!({"acknowledge": true})).idempotent(true).is_idempotent());
     }
 }

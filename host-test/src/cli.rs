@@ -37,6 +37,11 @@ struct Cli {
     /// Trust this PEM CA certificate (file) for HTTPS, besides the public roots. Repeatable.
     #[arg(long, value_name = "FILE")]
     ca_cert: Vec<PathBuf>,
+    /// Accept the server certificate with this SHA-256 fingerprint (hex, colons allowed) even if
+    /// it does not verify, e.g. an appliance's self-signed one; others are verified as usual.
+    /// Repeatable.
+    #[arg(long, value_name = "SHA256")]
+    pin: Vec<String>,
     /// Seconds an action may take in total.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     timeout: u64,
@@ -134,6 +139,12 @@ enum Command {
         /// Private token the simulator accepts.
         #[arg(long, requires = "public_token", value_name = "TOKEN")]
         private_token: Option<String>,
+        /// Serve HTTPS with a self-signed certificate generated at start; its SHA-256 is printed.
+        #[arg(long)]
+        tls: bool,
+        /// With --tls, write the certificate (PEM) to this file, for --ca-cert.
+        #[arg(long, requires = "tls", value_name = "FILE")]
+        cert_out: Option<PathBuf>,
     },
 }
 
@@ -156,6 +167,9 @@ enum ConnectionsCommand {
         /// PEM CA certificate to trust for this appliance.
         #[arg(long, value_name = "FILE")]
         ca_cert: Option<PathBuf>,
+        /// SHA-256 fingerprint of the appliance's own certificate to accept (repeatable).
+        #[arg(long, value_name = "SHA256")]
+        pin: Vec<String>,
         /// Last day the connection may be used, YYYY-MM-DD (UTC).
         #[arg(long, value_name = "DATE")]
         expires: Option<String>,
@@ -237,8 +251,8 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
-    if let Command::Simulator { port, public_token, private_token } = &cli.command {
-        return serve_simulator(*port, public_token.clone(), private_token.clone()).await;
+    if let Command::Simulator { port, public_token, private_token, tls, cert_out } = &cli.command {
+        return serve_simulator(*port, public_token.clone(), private_token.clone(), *tls, cert_out.as_deref()).await;
     }
     let saved = match &cli.connection {
         Some(name) => {
@@ -251,7 +265,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     if let Command::Connections { command } = &cli.command {
         return connections(&cli, command).await;
     }
-    let host = load_host(&cli, saved.as_ref().and_then(|s| s.ca_cert.as_deref()))?;
+    let host = load_host(&cli, saved.as_ref().map(Trust::of).unwrap_or_default())?;
     let outcome = run_command(&cli, &host).await;
     if let Some(saved) = &saved {
         // Every use counts, whatever its outcome.
@@ -304,17 +318,36 @@ async fn run_command(cli: &Cli, host: &Host) -> Result<(), Failure> {
     }
 }
 
-fn load_host(cli: &Cli, saved_ca: Option<&std::path::Path>) -> Result<Host, Failure> {
+/// What a saved connection adds to the host's trust: its CA file and its pinned fingerprints.
+#[derive(Default)]
+struct Trust<'a> {
+    ca: Option<&'a std::path::Path>,
+    pins: &'a [String],
+}
+
+impl<'a> Trust<'a> {
+    fn of(saved: &'a Saved) -> Self {
+        Trust { ca: saved.ca_cert.as_deref(), pins: &saved.pins }
+    }
+}
+
+fn parse_pins<'a>(pins: impl Iterator<Item = &'a String>) -> Result<Vec<[u8; 32]>, Failure> {
+    pins.map(|pin| crate::outbound::tls::parse_fingerprint(pin).map_err(|e| Failure::Usage(format!("--pin: {e:#}")))).collect()
+}
+
+fn load_host(cli: &Cli, trust: Trust<'_>) -> Result<Host, Failure> {
     let mut ca_certs = Vec::new();
-    for path in cli.ca_cert.iter().map(PathBuf::as_path).chain(saved_ca) {
+    for path in cli.ca_cert.iter().map(PathBuf::as_path).chain(trust.ca) {
         ca_certs.extend(load_ca_file(path).map_err(|e| Failure::Usage(format!("{e:#}")))?);
     }
+    let pins = parse_pins(cli.pin.iter().chain(trust.pins))?;
     if cli.timeout == 0 || cli.memory == 0 {
         return Err(Failure::Usage("--timeout and --memory must be greater than zero".into()));
     }
     let config = HostConfig {
         limits: Limits { memory_bytes: cli.memory * 1024 * 1024, deadline: Duration::from_secs(cli.timeout) },
         ca_certs,
+        pins,
         cache_dir: if cli.no_cache { None } else { crate::cache::default_dir() },
         max_instances: Some(cli.max_instances),
     };
@@ -434,8 +467,14 @@ async fn invoke(cli: &Cli, host: &Host, action: &str, input: String) -> Result<(
     }
 }
 
-async fn serve_simulator(port: u16, public_token: Option<String>, private_token: Option<String>) -> Result<(), Failure> {
-    let mut config = SimulatorConfig { port, ..SimulatorConfig::default() };
+async fn serve_simulator(
+    port: u16,
+    public_token: Option<String>,
+    private_token: Option<String>,
+    tls: bool,
+    cert_out: Option<&std::path::Path>,
+) -> Result<(), Failure> {
+    let mut config = SimulatorConfig { port, tls, ..SimulatorConfig::default() };
     if let (Some(public), Some(private)) = (public_token, private_token) {
         config.public_token = public;
         config.private_token = private;
@@ -447,6 +486,14 @@ async fn serve_simulator(port: u16, public_token: Option<String>, private_token:
     println!("DARKTRACE_API_ADDRESS={}", sim.url());
     println!("DARKTRACE_PUBLIC_TOKEN={}", sim.public_token());
     println!("DARKTRACE_PRIVATE_TOKEN={private_token}");
+    if let (Some(sha256), Some(pem)) = (sim.certificate_sha256(), sim.certificate_pem()) {
+        println!("Certificate SHA-256: {} (use it with --pin)", crate::outbound::tls::format_fingerprint(&sha256));
+        if let Some(path) = cert_out {
+            std::fs::write(path, pem)
+                .map_err(|e| Failure::Usage(format!("cannot write the certificate to --cert-out {}: {e}", path.display())))?;
+            println!("Certificate written to {} (use it with --ca-cert)", path.display());
+        }
+    }
     println!("Press Ctrl-C to stop.");
     tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
     sim.shutdown().await;
@@ -498,9 +545,9 @@ fn test_record(outcome: &Result<(), GuestError>) -> TestRecord {
     TestRecord { at: crate::store::now(), result: outcome.as_ref().map_or_else(|e| e.case().to_owned(), |()| "ok".to_owned()) }
 }
 
-/// Tests a token pair with a host that trusts `ca` (the connection's own CA, if any).
-async fn test_with(cli: &Cli, ca: Option<&std::path::Path>, params: &ConnectionParams) -> Result<(Result<(), GuestError>, String), Failure> {
-    let host = load_host(cli, ca)?;
+/// Tests a token pair with a host that trusts what the connection trusts (its CA, its pins).
+async fn test_with(cli: &Cli, trust: Trust<'_>, params: &ConnectionParams) -> Result<(Result<(), GuestError>, String), Failure> {
+    let host = load_host(cli, trust)?;
     Ok((test_pair(&host, params).await?, host.identity().to_owned()))
 }
 
@@ -508,7 +555,8 @@ async fn connections(cli: &Cli, command: &ConnectionsCommand) -> Result<(), Fail
     let store = store(cli)?;
     let guest_failure = |identity: String, error: GuestError| Failure::Guest { identity, error };
     match command {
-        ConnectionsCommand::Add { name, api_address, public_token, private_token_file, ca_cert, expires, no_test } => {
+        ConnectionsCommand::Add { name, api_address, public_token, private_token_file, ca_cert, pin, expires, no_test } => {
+            let pins: Vec<String> = parse_pins(pin.iter())?.iter().map(crate::outbound::tls::format_fingerprint).collect();
             crate::store::check_name(name).map_err(|e| Failure::Usage(e.to_string()))?;
             if let Some(date) = expires {
                 crate::store::check_expiry(date).map_err(|e| Failure::Usage(format!("{e:#}")))?;
@@ -524,13 +572,14 @@ async fn connections(cli: &Cli, command: &ConnectionsCommand) -> Result<(), Fail
                 public_token: params.public_token.clone(),
                 private_token: params.private_token.clone(),
                 ca_cert: ca_cert.clone(),
+                pins,
                 created: crate::store::now(),
                 expires: expires.clone(),
                 last_used: None,
                 last_test: None,
             };
             if !no_test {
-                let (outcome, identity) = test_with(cli, ca_cert.as_deref(), &params).await?;
+                let (outcome, identity) = test_with(cli, Trust::of(&saved), &params).await?;
                 saved.last_test = Some(test_record(&outcome));
                 outcome.map_err(|e| guest_failure(identity, e))?;
             }
@@ -565,7 +614,7 @@ async fn connections(cli: &Cli, command: &ConnectionsCommand) -> Result<(), Fail
         ConnectionsCommand::Test { name } => {
             let saved = store.get(name)?;
             saved.check_not_expired()?;
-            let (outcome, identity) = test_with(cli, saved.ca_cert.as_deref(), &saved.params()).await?;
+            let (outcome, identity) = test_with(cli, Trust::of(&saved), &saved.params()).await?;
             let record = test_record(&outcome);
             store.modify(name, |c| {
                 c.last_used = Some(record.at.clone());
@@ -579,7 +628,7 @@ async fn connections(cli: &Cli, command: &ConnectionsCommand) -> Result<(), Fail
             let saved = store.get(name)?;
             let private_token = read_private_token(private_token_file.as_ref())?;
             let params = ConnectionParams { api_address: saved.api_address.clone(), public_token: public_token.clone(), private_token };
-            let (outcome, identity) = test_with(cli, saved.ca_cert.as_deref(), &params).await?;
+            let (outcome, identity) = test_with(cli, Trust::of(&saved), &params).await?;
             let record = test_record(&outcome);
             if let Err(error) = outcome {
                 eprintln!("host-test: the new token pair failed its test; `{name}` keeps its current pair");

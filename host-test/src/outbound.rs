@@ -12,6 +12,8 @@ use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::net::TcpStream;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody};
 
+pub mod tls;
+
 /// Which destinations a component may reach: `scheme://host:port` triples, nothing else.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Policy {
@@ -86,17 +88,21 @@ pub fn load_ca_file(path: &std::path::Path) -> anyhow::Result<Vec<CertificateDer
 }
 
 impl Sender {
-    /// A sender trusting the bundled public roots plus `extra_roots`.
-    pub fn new(extra_roots: &[CertificateDer<'static>], connect_timeout: Duration) -> anyhow::Result<Self> {
+    /// A sender trusting the bundled public roots plus `extra_roots`, and any certificate whose
+    /// SHA-256 is in `pins` (see [`tls`]).
+    pub fn new(extra_roots: &[CertificateDer<'static>], pins: &[tls::Fingerprint], connect_timeout: Duration) -> anyhow::Result<Self> {
         let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
         for cert in extra_roots {
             roots.add(cert.clone()).context("a CA certificate could not be used as a trust anchor")?;
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier = tls::verifier(roots, pins, provider.clone())?;
+        // `dangerous()` only because the verifier is our own: it is webpki's plus pins.
         let tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .context("TLS configuration")?
-            .with_root_certificates(roots)
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
             .with_no_client_auth();
         Ok(Sender { tls: Arc::new(tls), connect_timeout })
     }
@@ -130,7 +136,7 @@ impl Sender {
             )
             .await
             .map_err(|_| HttpError::ConnectionTimeout)?
-            .map_err(HttpError::Tls)?;
+            .map_err(|e| tls::handshake_error(&dest, e))?;
             exchange(TokioIo::new(tls), request).await?
         } else {
             exchange(TokioIo::new(tcp), request).await?
@@ -149,4 +155,131 @@ where
         let _ = connection.await;
     });
     Ok(sender.send_request(request).await?)
+}
+
+/// Limits on each answer a component reads, enforced on the host so a slow, silent or flooding
+/// server ends in a wasi:http error the component maps to `timeout` or a size error, never in a
+/// hang that only the call deadline would end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponseLimits {
+    /// From sending the request to the answer's head.
+    pub first_byte: Duration,
+    /// Longest pause between two parts of the body.
+    pub between_bytes: Duration,
+    /// Largest body; `None` derives it from the call's memory limit (see the runtime).
+    pub max_body_bytes: Option<u64>,
+}
+
+impl Default for ResponseLimits {
+    fn default() -> Self {
+        ResponseLimits { first_byte: Duration::from_secs(30), between_bytes: Duration::from_secs(30), max_body_bytes: None }
+    }
+}
+
+impl Sender {
+    /// [`Sender::send`] within limits: the head must arrive within the first-byte timeout (the
+    /// component's own request option when shorter) and before `deadline`; the body then streams
+    /// through [`LimitedBody`]. Waits past `deadline` are cut short so the component still gets
+    /// a typed timeout before its call is stopped.
+    pub async fn send_limited(
+        &self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        limits: ResponseLimits,
+        max_body_bytes: u64,
+        deadline: tokio::time::Instant,
+    ) -> Result<http::Response<WasiBody>, HttpError> {
+        let asked = |o: Option<Duration>, host: Duration| o.filter(|d| !d.is_zero()).map_or(host, |d| d.min(host));
+        let first_byte = asked(options.and_then(|o| o.first_byte_timeout), limits.first_byte);
+        let between_bytes = asked(options.and_then(|o| o.between_bytes_timeout), limits.between_bytes);
+        let until = (tokio::time::Instant::now() + first_byte).min(deadline);
+        let response = tokio::time::timeout_at(until, self.send(request, options))
+            .await
+            .map_err(|_| HttpError::ConnectionReadTimeout)??;
+        Ok(response.map(|body| LimitedBody::new(body, between_bytes, max_body_bytes, deadline).boxed_unsync()))
+    }
+}
+
+/// A response body that fails with `ConnectionReadTimeout` when a pause between parts exceeds its
+/// limit, `HttpResponseTimeout` at the call's deadline (a server dribbling a byte at a time never
+/// trips the pause limit), and `HttpResponseBodySize` once more than its byte limit arrived.
+pub struct LimitedBody {
+    inner: WasiBody,
+    between_bytes: Duration,
+    pause: std::pin::Pin<Box<tokio::time::Sleep>>,
+    deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
+    received: u64,
+    max_bytes: u64,
+    done: bool,
+}
+
+impl LimitedBody {
+    /// Wraps `inner`; the clocks start now.
+    pub fn new(inner: WasiBody, between_bytes: Duration, max_bytes: u64, deadline: tokio::time::Instant) -> Self {
+        LimitedBody {
+            inner,
+            between_bytes,
+            pause: Box::pin(tokio::time::sleep(between_bytes)),
+            deadline: Box::pin(tokio::time::sleep_until(deadline)),
+            received: 0,
+            max_bytes,
+            done: false,
+        }
+    }
+
+    fn fail(&mut self, error: HttpError) -> std::task::Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, HttpError>>> {
+        // One error ends the body; later polls see its end, not a second error.
+        self.done = true;
+        std::task::Poll::Ready(Some(Err(error)))
+    }
+}
+
+impl hyper::body::Body for LimitedBody {
+    type Data = bytes::Bytes;
+    type Error = HttpError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        use std::task::Poll;
+        if self.done {
+            return Poll::Ready(None);
+        }
+        match std::pin::Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                let len = frame.data_ref().map_or(0, |d| d.len() as u64);
+                self.received = self.received.saturating_add(len);
+                if self.received > self.max_bytes {
+                    let max = self.max_bytes;
+                    return self.fail(HttpError::HttpResponseBodySize(Some(max)));
+                }
+                let next = tokio::time::Instant::now() + self.between_bytes;
+                self.pause.as_mut().reset(next);
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => self.fail(e),
+            Poll::Ready(None) => {
+                self.done = true;
+                Poll::Ready(None)
+            }
+            Poll::Pending => {
+                if self.deadline.as_mut().poll(cx).is_ready() {
+                    return self.fail(HttpError::HttpResponseTimeout);
+                }
+                if self.pause.as_mut().poll(cx).is_ready() {
+                    return self.fail(HttpError::ConnectionReadTimeout);
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
 }

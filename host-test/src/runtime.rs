@@ -15,7 +15,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
-use crate::outbound::{Destination, Policy, Sender};
+use crate::outbound::{Destination, Policy, ResponseLimits, Sender};
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -39,6 +39,9 @@ pub use bindings::exports::darktrace::connector::*;
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Extra time the whole call gets beyond the guest deadline, for host I/O to unwind.
 const IO_GRACE: Duration = Duration::from_secs(2);
+/// How long before the call's deadline a pending HTTP wait is cut short, so the component still
+/// has time to turn it into a typed `timeout` instead of being stopped mid-wait.
+const HTTP_DEADLINE_MARGIN: Duration = Duration::from_secs(1);
 
 /// Per-call limits.
 #[derive(Debug, Clone)]
@@ -62,6 +65,9 @@ pub struct HostConfig {
     pub limits: Limits,
     /// CA certificates to trust beside the public roots (`--ca-cert`).
     pub ca_certs: Vec<CertificateDer<'static>>,
+    /// SHA-256 fingerprints of server certificates to accept even when they do not verify, such
+    /// as an appliance's self-signed one (`--pin`); other certificates are verified as usual.
+    pub pins: Vec<crate::outbound::tls::Fingerprint>,
     /// Directory of precompiled components; `None` compiles every time.
     pub cache_dir: Option<std::path::PathBuf>,
     /// With `Some(n)`, instances come from wasmtime's pooling allocator sized for `n` calls at
@@ -146,6 +152,10 @@ struct Hooks {
     policy: Policy,
     sender: Arc<Sender>,
     denied: Arc<Mutex<Vec<String>>>,
+    limits: ResponseLimits,
+    max_body_bytes: u64,
+    /// When HTTP waits must end: the call's deadline less [`HTTP_DEADLINE_MARGIN`].
+    http_deadline: tokio::time::Instant,
 }
 
 impl WasiView for Ctx {
@@ -175,11 +185,12 @@ impl WasiHttpHooks for Hooks {
             self.denied.lock().expect("denied list lock").push(dest);
         }
         let sender = self.sender.clone();
+        let (limits, max_body_bytes, deadline) = (self.limits, self.max_body_bytes, self.http_deadline);
         Box::new(async move {
             if !allowed {
                 return Err(HttpError::HttpRequestDenied);
             }
-            let response = sender.send(request, options).await?;
+            let response = sender.send_limited(request, options, limits, max_body_bytes, deadline).await?;
             Ok((response, Box::new(async { Ok(()) }) as IoFuture))
         })
     }
@@ -202,6 +213,7 @@ pub struct Host {
     pre: bindings::ConnectorPre<Ctx>,
     sender: Arc<Sender>,
     limits: Limits,
+    response_limits: ResponseLimits,
     identity: String,
     imports: Vec<String>,
 }
@@ -220,10 +232,12 @@ impl Host {
         engine_config.epoch_interruption(true);
         if let Some(n) = config.max_instances {
             let mut pool = PoolingAllocationConfig::default();
+            // One connector instance holds several core instances, memories and tables
+            // (the main module plus the std/WASI glue), hence the headroom per call.
             pool.total_component_instances(n)
-                .total_core_instances(n)
-                .total_memories(n)
-                .total_tables(n * 4)
+                .total_core_instances(n * 8)
+                .total_memories(n * 4)
+                .total_tables(n * 8)
                 .max_memory_size(config.limits.memory_bytes);
             engine_config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
@@ -241,10 +255,31 @@ impl Host {
             .map_err(|e| anyhow!("{e:?}"))
             .context("the component needs imports this host does not provide")?;
         let pre = bindings::ConnectorPre::new(instance_pre).map_err(|e| anyhow!("{e:?}")).context("the component does not export the darktrace:connector world")?;
-        let sender = Arc::new(Sender::new(&config.ca_certs, Duration::from_secs(10))?);
-        let mut host = Host { engine, pre, sender, limits: config.limits, identity: String::new(), imports };
+        let sender = Arc::new(Sender::new(&config.ca_certs, &config.pins, Duration::from_secs(10))?);
+        let mut host = Host {
+            engine,
+            pre,
+            sender,
+            limits: config.limits,
+            response_limits: ResponseLimits::default(),
+            identity: String::new(),
+            imports,
+        };
         host.identity = host.read_identity()?;
         Ok(host)
+    }
+
+    /// Replaces the limits on each HTTP answer (default: 30 s to the first byte, 30 s between
+    /// bytes, bodies up to a quarter of the memory limit). A builder rather than a
+    /// [`HostConfig`] field so existing `HostConfig { .. }` literals keep compiling.
+    pub fn with_response_limits(mut self, limits: ResponseLimits) -> Self {
+        self.response_limits = limits;
+        self
+    }
+
+    /// The limits on each HTTP answer.
+    pub fn response_limits(&self) -> ResponseLimits {
+        self.response_limits
     }
 
     /// The interfaces the component imports, e.g. `wasi:http/outgoing-handler@0.2.12`.
@@ -280,7 +315,17 @@ impl Host {
             table: ResourceTable::new(),
             wasi,
             http: WasiHttpCtx::new(),
-            hooks: Hooks { policy, sender: self.sender.clone(), denied: denied.clone() },
+            hooks: Hooks {
+                policy,
+                sender: self.sender.clone(),
+                denied: denied.clone(),
+                limits: self.response_limits,
+                // The component holds the whole body, then parses it into a larger tree, so
+                // a quarter of its memory is the most it can take without running out.
+                max_body_bytes: self.response_limits.max_body_bytes.unwrap_or(self.limits.memory_bytes as u64 / 4),
+                http_deadline: tokio::time::Instant::now()
+                    + self.limits.deadline.saturating_sub(HTTP_DEADLINE_MARGIN.min(self.limits.deadline / 4)),
+            },
             limiter: Limiter { memory_cap: self.limits.memory_bytes, peak: 0 },
             stderr,
         };

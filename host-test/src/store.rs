@@ -39,6 +39,9 @@ pub struct Saved {
     /// PEM CA file to trust for this appliance, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_cert: Option<PathBuf>,
+    /// SHA-256 fingerprints of the appliance certificate to accept (pinning), `AB:CD:...`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pins: Vec<String>,
     /// When it was created, RFC 3339.
     pub created: String,
     /// Last day it may be used (inclusive, UTC), `YYYY-MM-DD`.
@@ -113,6 +116,7 @@ impl Saved {
             "api_address": self.api_address,
             "public_token": shorten(&self.public_token),
             "ca_cert": self.ca_cert,
+            "pins": self.pins,
             "created": self.created,
             "expires": self.expires,
             "last_used": self.last_used,
@@ -296,6 +300,7 @@ mod tests {
             public_token: "0123456789abcdef".into(),
             private_token: "secret-private-token".into(),
             ca_cert: None,
+            pins: Vec::new(),
             created: now(),
             expires: None,
             last_used: None,

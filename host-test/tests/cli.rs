@@ -240,6 +240,7 @@ fn the_store_keeps_every_connection_field_of_the_manifest() {
         public_token: "p".into(),
         private_token: "s".into(),
         ca_cert: None,
+        pins: Vec::new(),
         created: "c".into(),
         expires: None,
         last_used: None,
@@ -274,4 +275,78 @@ async fn poll_writes_each_new_breach_once_and_keeps_its_state_file() {
     let third = { let r = run.clone(); tokio::task::spawn_blocking(move || r()).await.unwrap() };
     assert_eq!(third, vec![pbid]);
     std::fs::remove_file(&state).ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pin_reaches_a_self_signed_appliance_and_a_malformed_pin_exits_2() {
+    let sim = Simulator::start(SimulatorConfig { private_token: SECRET.into(), tls: true, ..Default::default() }).await.unwrap();
+    let pin = host_test::outbound::tls::format_fingerprint(&sim.certificate_sha256().unwrap());
+    let (url, public) = (sim.url(), sim.public_token().to_owned());
+    let [pinned, pinned_plain_hex, unpinned, malformed] = tokio::task::spawn_blocking(move || {
+        let env = [("DARKTRACE_API_ADDRESS", url.as_str()), ("DARKTRACE_PUBLIC_TOKEN", public.as_str()), ("DARKTRACE_PRIVATE_TOKEN", SECRET)];
+        let plain_hex = pin.replace(':', "").to_ascii_lowercase();
+        [
+            host_test(&["--pin", &pin, "test-connection"], &env),
+            host_test(&["--pin", &plain_hex, "test-connection"], &env),
+            host_test(&["test-connection"], &env),
+            host_test(&["--pin", "AB:CD:not-a-fingerprint", "test-connection"], &env),
+        ]
+    })
+    .await
+    .unwrap();
+    assert!(pinned.status.success(), "{}", text(&pinned).1);
+    assert!(pinned_plain_hex.status.success(), "{}", text(&pinned_plain_hex).1);
+    assert_eq!(unpinned.status.code(), Some(1), "{}", text(&unpinned).1);
+    let err: serde_json::Value = serde_json::from_str(text(&unpinned).1.trim()).expect("the error is one JSON line");
+    assert_eq!(err["error"], "transport");
+    assert!(err["message"].as_str().is_some_and(|m| m.contains("TLS") && m.contains("--pin")), "{err}");
+    assert_eq!(malformed.status.code(), Some(2), "{}", text(&malformed).1);
+    let err: serde_json::Value = serde_json::from_str(text(&malformed).1.trim()).expect("the error is one JSON line");
+    assert_eq!(err["error"], "usage");
+    assert!(err["message"].as_str().is_some_and(|m| m.starts_with("--pin:") && m.contains("not a hex digit")), "{err}");
+    assert_eq!(sim.requests().len(), 2, "only the pinned runs reached the appliance");
+}
+
+#[test]
+fn the_tls_simulator_prints_its_fingerprint_and_writes_its_certificate() {
+    use std::io::BufRead as _;
+    use std::process::Stdio;
+    /// How long the simulator may take to start and print its details.
+    const STARTUP: std::time::Duration = std::time::Duration::from_secs(60);
+    let cert_file = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("simulator-cert-{}.pem", std::process::id()));
+    let _ = std::fs::remove_file(&cert_file);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_host-test"))
+        .args(["simulator", "--tls", "--cert-out"])
+        .arg(&cert_file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start host-test simulator");
+    let stdout = child.stdout.take().unwrap();
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let mut printed = Vec::new();
+    while !printed.iter().any(|l: &String| l.starts_with("Certificate written")) {
+        match lines.recv_timeout(STARTUP) {
+            Ok(line) => printed.push(line),
+            Err(e) => {
+                let _ = child.kill();
+                panic!("the simulator did not print its certificate within {STARTUP:?} ({e}); it printed {printed:?}");
+            }
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let address = printed.iter().find_map(|l| l.strip_prefix("DARKTRACE_API_ADDRESS=")).expect("the address is printed");
+    assert!(address.starts_with("https://127.0.0.1:"), "{printed:?}");
+    let sha256 = printed.iter().find_map(|l| l.strip_prefix("Certificate SHA-256: ")).and_then(|l| l.split(' ').next()).expect("the fingerprint is printed");
+    let pem = std::fs::read(&cert_file).expect("--cert-out wrote the certificate");
+    std::fs::remove_file(&cert_file).ok();
+    use rustls_pki_types::pem::PemObject as _;
+    let der = rustls_pki_types::CertificateDer::from_pem_slice(&pem).expect("a PEM certificate");
+    assert_eq!(sha256, host_test::outbound::tls::format_fingerprint(&host_test::outbound::tls::fingerprint(&der)));
 }

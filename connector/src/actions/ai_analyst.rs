@@ -482,7 +482,8 @@ fn change_state(client: &Client, input: UuidsInput, verb: &str, state: &str) -> 
     let mut uuids: Vec<String> = input.uuids.iter().map(|u| u.trim().to_ascii_lowercase()).collect();
     uuids.dedup();
     // These endpoints take a form body, not JSON (API guide); several ids go comma-separated.
-    let request = ApiRequest::post_form(format!("/aianalyst/{verb}"), &[("uuid", uuids.join(","))]);
+    // Each verb sets a flag to one value, so a retry is safe.
+    let request = ApiRequest::post_form(format!("/aianalyst/{verb}"), &[("uuid", uuids.join(","))]).idempotent(true);
     let answer = client.send(&request)?;
     confirm_success(&format!("{verb} of AI Analyst incident event(s) {}", uuids.join(", ")), &answer)?;
     Ok(uuids.into_iter().map(|id| ChangeResult { id, state: state.to_owned(), raw: answer.clone() }).collect())

@@ -237,7 +237,8 @@ pub fn unacknowledge_model_breach(client: &Client, input: PbidInput) -> Result<C
 fn set_acknowledged(client: &Client, pbid: u64, verb: &str) -> Result<ChangeResult> {
     let mut body = serde_json::Map::new();
     body.insert(verb.to_owned(), Value::Bool(true));
-    let request = ApiRequest::post_json(format!("/modelbreaches/{pbid}/{verb}"), &body);
+    // Acknowledging twice leaves the breach acknowledged, so a retry is safe.
+    let request = ApiRequest::post_json(format!("/modelbreaches/{pbid}/{verb}"), &body).idempotent(true);
     let answer = client.send(&request)?;
     confirm_success(&format!("{verb} of model breach {pbid}"), &answer)?;
     Ok(ChangeResult { id: pbid.to_string(), state: format!("{verb}d"), raw: answer })

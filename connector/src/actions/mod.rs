@@ -64,8 +64,8 @@ pub fn run<I: Input, O>(
 pub struct ActionDef {
     /// The kebab-case action name, the same as the WIT function name.
     pub name: &'static str,
-    /// Runs the action from JSON input to JSON output.
-    pub run: fn(Result<Connection>, &dyn Transport, Value) -> Result<Value>,
+    /// Runs the action from JSON input to JSON output text.
+    pub run: fn(Result<Connection>, &dyn Transport, Value) -> Result<String>,
 }
 
 fn json_action<I: Input, O: Serialize>(
@@ -73,10 +73,11 @@ fn json_action<I: Input, O: Serialize>(
     transport: &dyn Transport,
     input: Value,
     f: fn(&Client, I) -> Result<O>,
-) -> Result<Value> {
+) -> Result<String> {
     let input = parse_input(input)?;
     let output = run(conn, transport, input, f)?;
-    serde_json::to_value(output).map_err(|e| Error::Other(format!("could not encode the result as JSON: {e}")))
+    // Straight to text: a big pull would otherwise hold a second full JSON tree in memory.
+    serde_json::to_string(&output).map_err(|e| Error::Other(format!("could not encode the result as JSON: {e}")))
 }
 
 /// Runs the action called `action` with JSON `input` text and returns JSON text.
@@ -96,8 +97,7 @@ pub fn invoke(conn: Result<Connection>, transport: &dyn Transport, action: &str,
             Error::InvalidInput(format!("the input is not valid JSON ({e}); give a JSON object such as {{}}"))
         })?
     };
-    let output = (def.run)(conn, transport, input)?;
-    Ok(output.to_string())
+    (def.run)(conn, transport, input)
 }
 
 /// Deserialises an action input, naming the offending field on error.

@@ -474,7 +474,9 @@ fn change(
     duration_seconds: Option<u64>,
     expires: Option<i64>,
 ) -> Result<RespondChange> {
-    let answer = client.send(&ApiRequest::post_json("/antigena", body))?;
+    // Every body states the outcome (activate, clear, or a total duration from the action's
+    // start), never a relative change, so a retry is safe; manual creation is not routed here.
+    let answer = client.send(&ApiRequest::post_json("/antigena", body).idempotent(true))?;
     confirm_success(&format!("{what} of RESPOND action {codeid}"), &answer)?;
     Ok(RespondChange { codeid, state: state.into(), duration_seconds, expires, expires_iso: expires.map(iso_from_ms), raw: answer })
 }

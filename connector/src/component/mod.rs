@@ -35,54 +35,156 @@ pub(crate) struct Component;
 
 bindings::export!(Component with_types_in bindings);
 
-/// Sends requests through the host's wasi:http outgoing handler (via waki).
+/// Sends requests through the host's wasi:http outgoing handler, using the world's own bindings
+/// so a failed body read still carries its wasi:http `error-code` (a stalled body must end as
+/// `timeout`, not as an opaque stream error).
 struct WasiHttp;
 
 /// How long to wait for the TCP (and TLS) connection; the host bounds the whole call separately.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long to wait for the answer's head. Asked of the host, which may enforce less; hosts that
+/// cannot honour it ignore it and apply their own.
+const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest pause between parts of the answer's body, asked of the host likewise.
+const BETWEEN_BYTES_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bytes read from the response stream at a time.
 const READ_CHUNK: u64 = 64 * 1024;
 
 impl Transport for WasiHttp {
     fn send(&self, request: &WireRequest, max_body_bytes: u64) -> Result<WireResponse> {
+        use bindings::wasi::http::{outgoing_handler, types as ht};
+
+        let at = authority(&request.url).to_owned();
+        let (scheme, rest) = request
+            .url
+            .split_once("://")
+            .ok_or_else(|| Error::Other(format!("failed to split the URL of a request to {at}")))?;
+        let path_and_query = rest.find('/').map_or("/", |i| &rest[i..]);
+
+        let entries: Vec<(String, Vec<u8>)> =
+            request.headers.iter().map(|(k, v)| (k.clone(), v.as_bytes().to_vec())).collect();
+        let headers = ht::Fields::from_list(&entries)
+            .map_err(|e| Error::Other(format!("failed to set the request headers ({e:?})")))?;
+        let outgoing = ht::OutgoingRequest::new(headers);
         let method = match request.method {
-            Method::Get => waki::Method::Get,
-            Method::Post => waki::Method::Post,
-            Method::Delete => waki::Method::Delete,
+            Method::Get => ht::Method::Get,
+            Method::Post => ht::Method::Post,
+            Method::Delete => ht::Method::Delete,
         };
-        let mut headers = Vec::with_capacity(request.headers.len());
-        for (k, v) in &request.headers {
-            let name = waki::header::HeaderName::from_bytes(k.as_bytes())
-                .map_err(|_| Error::Other(format!("failed to set header `{k}`")))?;
-            headers.push((name, v.as_str()));
-        }
-        let mut builder = waki::Client::new()
-            .request(method, &request.url)
-            .headers(headers)
-            .connect_timeout(CONNECT_TIMEOUT);
-        if let Some(body) = &request.body {
-            builder = builder.body(body.clone());
-        }
-        let response = builder.send().map_err(|e| transport_error(&request.url, &e))?;
-        let status = response.status_code();
+        outgoing.set_method(&method).map_err(|()| Error::Other("failed to set the method".into()))?;
+        let scheme = if scheme == "https" { ht::Scheme::Https } else { ht::Scheme::Http };
+        outgoing.set_scheme(Some(&scheme)).map_err(|()| Error::Other("failed to set the scheme".into()))?;
+        outgoing.set_authority(Some(&at)).map_err(|()| Error::Other("failed to set the authority".into()))?;
+        outgoing
+            .set_path_with_query(Some(path_and_query))
+            .map_err(|()| Error::Other("failed to set the path and query".into()))?;
+        let body = outgoing.body().map_err(|()| Error::Other("failed to open the request body".into()))?;
+
+        let options = ht::RequestOptions::new();
+        // A host that does not support a timeout refuses to set it; its own limits then apply.
+        let _ = options.set_connect_timeout(Some(nanos(CONNECT_TIMEOUT)));
+        let _ = options.set_first_byte_timeout(Some(nanos(FIRST_BYTE_TIMEOUT)));
+        let _ = options.set_between_bytes_timeout(Some(nanos(BETWEEN_BYTES_TIMEOUT)));
+        let future = outgoing_handler::handle(outgoing, Some(options)).map_err(|code| error_code(&at, &code))?;
+
+        write_body(&body, request.body.as_deref().unwrap_or_default(), &at)?;
+        ht::OutgoingBody::finish(body, None).map_err(|code| error_code(&at, &code))?;
+
+        let response = loop {
+            match future.get() {
+                Some(Ok(Ok(response))) => break response,
+                Some(Ok(Err(code))) => return Err(error_code(&at, &code)),
+                Some(Err(())) => return Err(Error::Other(format!("the answer from {at} was already taken"))),
+                None => future.subscribe().block(),
+            }
+        };
+        let status = response.status();
         let headers = response
             .headers()
-            .iter()
-            .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .entries()
+            .into_iter()
+            .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
             .collect();
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk(READ_CHUNK).map_err(|e| transport_error(&request.url, &e))? {
-            body.extend_from_slice(&chunk);
-            if body.len() as u64 > max_body_bytes {
-                return Err(Error::Transport(format!(
-                    "the answer from {} is larger than the {} MiB limit; narrow the request (a shorter time window, minimal=true)",
-                    authority(&request.url),
-                    max_body_bytes / (1024 * 1024)
-                )));
+        let incoming = response.consume().map_err(|()| Error::Other(format!("failed to open the answer body from {at}")))?;
+        let stream = incoming.stream().map_err(|()| Error::Other(format!("failed to read the answer body from {at}")))?;
+        let mut bytes = Vec::new();
+        loop {
+            match stream.blocking_read(READ_CHUNK) {
+                Ok(chunk) => bytes.extend_from_slice(&chunk),
+                Err(bindings::wasi::io::streams::StreamError::Closed) => break,
+                Err(bindings::wasi::io::streams::StreamError::LastOperationFailed(e)) => {
+                    return Err(match ht::http_error_code(&e) {
+                        Some(code) => error_code(&at, &code),
+                        None => body_error(&at, &e.to_debug_string(), max_body_bytes),
+                    });
+                }
+            }
+            if bytes.len() as u64 > max_body_bytes {
+                return Err(too_large(&at, max_body_bytes));
             }
         }
-        Ok(WireResponse { status, headers, body })
+        // The stream is a child of the body and must go first.
+        drop(stream);
+        drop(incoming);
+        Ok(WireResponse { status, headers, body: bytes })
     }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Writes the request body within the stream's write permits.
+fn write_body(body: &bindings::wasi::http::types::OutgoingBody, mut bytes: &[u8], at: &str) -> Result<()> {
+    if bytes.is_empty() {
+        return Ok(());
+    }
+    let failed = |e: bindings::wasi::io::streams::StreamError| {
+        Error::Transport(format!("sending the request body to {at} failed ({e:?}); try again"))
+    };
+    let out = body.write().map_err(|()| Error::Other("failed to open the request body stream".into()))?;
+    while !bytes.is_empty() {
+        let permit = out.check_write().map_err(failed)?;
+        if permit == 0 {
+            out.subscribe().block();
+            continue;
+        }
+        let n = bytes.len().min(usize::try_from(permit).unwrap_or(usize::MAX));
+        let (chunk, rest) = bytes.split_at(n);
+        out.write(chunk).map_err(failed)?;
+        bytes = rest;
+    }
+    out.blocking_flush().map_err(failed)?;
+    Ok(())
+}
+
+/// The error for a body read that failed without a wasi:http `error-code`. Hosts (wasmtime 48
+/// among them) may attach their own error to the stream instead, so its text is all there is to
+/// tell a stalled body (a timeout) or an oversized one from a broken connection.
+fn body_error(at: &str, debug: &str, limit: u64) -> Error {
+    let text = debug.to_ascii_lowercase();
+    if text.contains("timeout") || text.contains("timed out") {
+        Error::Timeout(format!(
+            "{at} stopped sending its answer part way ({debug}); the appliance may be overloaded: try again later \
+             or narrow the request"
+        ))
+    } else if text.contains("body size") || text.contains("bodysize") {
+        Error::Transport(format!(
+            "the answer from {at} is larger than the host allows ({debug}; the connector's own limit is {} MiB); \
+             narrow the request (a shorter time window, minimal=true)",
+            limit / (1024 * 1024)
+        ))
+    } else {
+        Error::Transport(format!("reading the answer from {at} failed ({debug}); try again, and check the network to the appliance"))
+    }
+}
+
+/// The typed error for an answer larger than the cap, naming the limit.
+fn too_large(at: &str, limit: u64) -> Error {
+    Error::Transport(format!(
+        "the answer from {at} is larger than the {} limit; narrow the request (a shorter time window, minimal=true)",
+        if limit >= 1024 * 1024 { format!("{} MiB", limit / (1024 * 1024)) } else { format!("{limit} byte") }
+    ))
 }
 
 fn authority(url: &str) -> &str {
@@ -90,16 +192,21 @@ fn authority(url: &str) -> &str {
     rest.split('/').next().unwrap_or(rest)
 }
 
-fn transport_error(url: &str, e: &anyhow::Error) -> Error {
-    use waki::ErrorCode as E;
-    let at = authority(url);
-    let Some(code) = e.downcast_ref::<E>() else {
-        return Error::Transport(format!("talking to {at} failed: {e}"));
-    };
+/// Maps a wasi:http `error-code` to the connector's error case.
+fn error_code(at: &str, code: &bindings::wasi::http::types::ErrorCode) -> Error {
+    use bindings::wasi::http::types::ErrorCode as E;
     match code {
-        E::DnsTimeout | E::ConnectionTimeout | E::ConnectionReadTimeout | E::ConnectionWriteTimeout | E::HttpResponseTimeout => {
-            Error::Timeout(format!("{at} did not answer in time ({code:?}); check the appliance is up and reachable"))
+        E::DnsTimeout | E::ConnectionTimeout => {
+            Error::Timeout(format!("{at} did not accept a connection in time ({code:?}); check the appliance is up and reachable"))
         }
+        E::ConnectionReadTimeout | E::ConnectionWriteTimeout | E::HttpResponseTimeout => Error::Timeout(format!(
+            "{at} accepted the request but did not answer in time ({code:?}); the appliance may be overloaded: \
+             try again later or narrow the request"
+        )),
+        E::HttpResponseBodySize(limit) => Error::Transport(format!(
+            "the answer from {at} is larger than the host allows ({} bytes); narrow the request (a shorter time window, minimal=true)",
+            limit.map_or("its memory limit".to_owned(), |l| l.to_string())
+        )),
         E::HttpRequestDenied => Error::Transport(format!(
             "the host refused to send a request to {at}: its policy only allows the connection's API address"
         )),

@@ -18,7 +18,9 @@
 mod api;
 mod auth;
 mod data;
+mod fault;
 mod rng;
+mod tls;
 
 #[cfg(test)]
 mod tests;
@@ -33,6 +35,7 @@ use tokio::task::JoinHandle;
 
 pub use auth::{AuthFailure, MAX_CLOCK_SKEW, verify};
 pub use data::respond::RespondState;
+pub use fault::{Fault, LOGIN_PAGE};
 
 /// The public token a default simulator accepts (a demo value, not a secret).
 pub const DEMO_PUBLIC_TOKEN: &str = "5d1e7a0c3b9f48e2a6c4d8f0b2e4a6c8d0f2b4e6";
@@ -60,6 +63,12 @@ pub struct SimulatorConfig {
     /// "Audit Antigena" on: RESPOND POSTs without a `reason` fail with 400, as on appliances
     /// configured so.
     pub audit_respond: bool,
+    /// Serve HTTPS with a self-signed certificate generated at start (see
+    /// [`Simulator::certificate_pem`]), as an appliance fresh out of the box does.
+    pub tls: bool,
+    /// An upstream fault to play from the start (see [`Fault`]); change it with
+    /// [`Simulator::set_fault`].
+    pub fault: Option<Fault>,
 }
 
 impl Default for SimulatorConfig {
@@ -72,6 +81,8 @@ impl Default for SimulatorConfig {
             breaches: 300,
             clock_offset_secs: 0,
             audit_respond: true,
+            tls: false,
+            fault: None,
         }
     }
 }
@@ -99,6 +110,7 @@ pub struct Simulator {
     shared: Arc<api::Shared>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+    certificate: Option<tls::Certificate>,
 }
 
 impl Simulator {
@@ -112,6 +124,7 @@ impl Simulator {
         let addr = listener
             .local_addr()
             .context("failed to read the simulator's address")?;
+        let tls = if config.tls { Some(tls::generate()?) } else { None };
         let clock_offset = Duration::seconds(config.clock_offset_secs);
         let started = OffsetDateTime::now_utc() + clock_offset;
         let started_ms = (started.unix_timestamp_nanos() / 1_000_000) as i64;
@@ -127,28 +140,53 @@ impl Simulator {
             )),
             log: Mutex::new(Vec::new()),
             audit_respond: config.audit_respond,
+            fault: Mutex::new(config.fault),
         });
         let (stop, stopped) = oneshot::channel::<()>();
         let app = api::router(shared.clone());
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
-                // A dropped sender also means stop.
-                let _ = stopped.await;
-            });
-            // Serving only ends on shutdown; an accept error is retried inside axum.
-            let _ = serve.await;
-        });
+        let (certificate, acceptor) = tls.unzip();
+        let task = match acceptor {
+            None => tokio::spawn(async move {
+                let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+                    // A dropped sender also means stop.
+                    let _ = stopped.await;
+                });
+                // Serving only ends on shutdown; an accept error is retried inside axum.
+                let _ = serve.await;
+            }),
+            // The same router and shutdown; the listener hands over connections after their
+            // TLS handshake.
+            Some(acceptor) => tokio::spawn(async move {
+                let listener = tls::Listener::new(listener, acceptor);
+                let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                });
+                let _ = serve.await;
+            }),
+        };
         Ok(Simulator {
             addr,
             shared,
             stop: Some(stop),
             task: Some(task),
+            certificate,
         })
     }
 
-    /// The base URL, e.g. `http://127.0.0.1:40123`.
+    /// The base URL, e.g. `http://127.0.0.1:40123`, or `https://127.0.0.1:40123` with TLS.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.certificate.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The self-signed certificate served with TLS, as PEM (to trust it as a CA); `None` without TLS.
+    pub fn certificate_pem(&self) -> Option<&str> {
+        self.certificate.as_ref().map(|c| c.pem.as_str())
+    }
+
+    /// The SHA-256 of the certificate served with TLS (to pin it); `None` without TLS.
+    pub fn certificate_sha256(&self) -> Option<[u8; 32]> {
+        self.certificate.as_ref().map(|c| c.sha256)
     }
 
     /// The address the simulator listens on.
@@ -169,6 +207,11 @@ impl Simulator {
     /// The simulated appliance clock (real time plus the configured offset).
     pub fn now(&self) -> OffsetDateTime {
         self.shared.now()
+    }
+
+    /// Plays `fault` from the next request on (`None` answers normally again).
+    pub fn set_fault(&self, fault: Option<Fault>) {
+        *self.shared.fault() = fault;
     }
 
     /// Every request received so far, in order.

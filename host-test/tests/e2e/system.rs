@@ -34,7 +34,13 @@ async fn unknown_public_token_is_signature_rejected() {
 
 #[tokio::test]
 async fn appliance_clock_an_hour_off_is_clock_skew() {
-    let (_sim, conn) = simulator_with(SimulatorConfig { clock_offset_secs: 3600, ..Default::default() }).await;
+    // With a usable Date header the connector corrects the offset itself (see faults.rs).
+    let (_sim, conn) = simulator_with(SimulatorConfig {
+        clock_offset_secs: 3600,
+        fault: Some(host_test::simulator::Fault::UnusableDateHeader),
+        ..Default::default()
+    })
+    .await;
     let err = invoke(&conn, "test-connection", json!({})).await.unwrap_err();
     assert_eq!(err.case(), "clock-skew");
     assert!(err.message().contains("NTP"), "{}", err.message());

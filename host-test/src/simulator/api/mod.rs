@@ -29,6 +29,7 @@ use time::{Duration, OffsetDateTime};
 use super::RecordedRequest;
 use super::auth::{self, AuthFailure};
 use super::data::Dataset;
+use super::fault::{self, Fault, FaultReply};
 use params::Params;
 
 /// The software version the simulated appliance reports.
@@ -55,6 +56,8 @@ pub(crate) struct Shared {
     pub(crate) log: Mutex<Vec<RecordedRequest>>,
     /// "Audit Antigena": every RESPOND POST must carry a reason.
     pub(crate) audit_respond: bool,
+    /// The fault being played, if any (see [`Fault`]).
+    pub(crate) fault: Mutex<Option<Fault>>,
 }
 
 impl Shared {
@@ -67,6 +70,11 @@ impl Shared {
     /// change is a single assignment or push), so poisoning is ignored.
     pub(crate) fn data(&self) -> MutexGuard<'_, Dataset> {
         self.data.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The fault being played (poisoning ignored, as for the data).
+    pub(crate) fn fault(&self) -> MutexGuard<'_, Option<Fault>> {
+        self.fault.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The request log (poisoning ignored, as for the data).
@@ -87,6 +95,8 @@ pub(crate) enum Reply {
     Json(StatusCode, Value),
     /// 302 to a page of the web UI, as the appliance answers unknown paths and missing headers.
     Redirect(&'static str),
+    /// A fault's answer.
+    Fault(FaultReply),
 }
 
 /// What an endpoint returns: the JSON of a 200, or another reply.
@@ -130,6 +140,8 @@ impl Reply {
         match self {
             Reply::Json(status, _) => *status,
             Reply::Redirect(_) => StatusCode::FOUND,
+            // 0 (no answer) is not a status code; recorded as such in `handle`.
+            Reply::Fault(f) => StatusCode::from_u16(f.status()).unwrap_or(StatusCode::OK),
         }
     }
 }
@@ -147,6 +159,7 @@ impl IntoResponse for Reply {
                 format!("Found. Redirecting to {to}"),
             )
                 .into_response(),
+            Reply::Fault(f) => f.into_response(),
         }
     }
 }
@@ -174,8 +187,9 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         ))),
     };
     let status = match &reply {
-        Ok(_) => StatusCode::OK,
-        Err(reply) => reply.status(),
+        Ok(_) => StatusCode::OK.as_u16(),
+        Err(Reply::Fault(f)) => f.status(),
+        Err(reply) => reply.status().as_u16(),
     };
     shared.log().push(RecordedRequest {
         method: method.to_owned(),
@@ -186,12 +200,20 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             .to_owned(),
         headers,
         body: body.map(|b| b.to_vec()).unwrap_or_default(),
-        status: status.as_u16(),
+        status,
     });
-    match reply {
+    if matches!(reply, Err(Reply::Fault(FaultReply::Silent))) {
+        // Accept and never answer; the server task is aborted when the simulator stops.
+        std::future::pending::<()>().await;
+    }
+    let mut response = match reply {
         Ok(value) => axum::Json(value).into_response(),
         Err(reply) => reply.into_response(),
-    }
+    };
+    // The simulated clock, so a client can measure the offset after an `API DATE ERROR`.
+    let date = fault::date_header(shared.now(), shared.fault().as_ref());
+    response.headers_mut().insert(header::DATE, date);
+    response
 }
 
 /// Authenticates a request, then routes it to its endpoint.
@@ -215,6 +237,32 @@ fn answer(
         now,
     )
     .map_err(Reply::auth)?;
+    let playing = {
+        let mut slot = shared.fault();
+        let (now, later) = fault::take(&slot);
+        *slot = later;
+        now
+    };
+    if let Some(reply) = playing.as_ref().and_then(fault::before_route) {
+        return Err(reply);
+    }
+    let routed = route(shared, method, path, query, body, headers, now)?;
+    match &playing {
+        Some(fault) => fault::after_route(fault, routed),
+        None => Ok(routed),
+    }
+}
+
+/// Routes an authenticated request to its endpoint.
+fn route(
+    shared: &Shared,
+    method: &str,
+    path: &str,
+    query: Option<&str>,
+    body: &[u8],
+    headers: &[(String, String)],
+    now: OffsetDateTime,
+) -> Answer {
     let params = Params::new(query.map(auth::query_pairs).unwrap_or_default());
     let now_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
     let segments: Vec<&str> = path.split('/').skip(1).collect();
