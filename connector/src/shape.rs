@@ -48,6 +48,15 @@ pub fn one_or_many<'a>(v: &'a Value, path: &str) -> Result<Vec<&'a Value>> {
     }
 }
 
+/// Like [`one_or_many`], but takes the answer and returns its items by value.
+pub fn into_items(v: Value, path: &str) -> Result<Vec<Value>> {
+    match v {
+        Value::Array(items) => Ok(items),
+        Value::Object(_) => Ok(vec![v]),
+        other => Err(wrong(path, "an object or an array", &other)),
+    }
+}
+
 impl<'a> Obj<'a> {
     /// Reads `v` as an object found at `path`.
     pub fn new(v: &'a Value, path: impl Into<String>) -> Result<Self> {

@@ -1,7 +1,8 @@
 //! Outgoing HTTP for the component: the sandbox policy (which authorities it may reach) and the
 //! sender (TCP, TLS with the platform's roots plus any CA the user trusts, HTTP/1.1).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
@@ -21,7 +22,7 @@ pub struct Policy {
 }
 
 /// One allowed destination.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Destination {
     /// `http` or `https`.
     pub scheme: String,
@@ -73,7 +74,19 @@ impl Policy {
 pub struct Sender {
     tls: Arc<rustls::ClientConfig>,
     connect_timeout: Duration,
+    idle: Mutex<HashMap<Destination, Vec<Idle>>>,
 }
+
+/// A kept-alive HTTP/1.1 connection waiting for its next request.
+struct Idle {
+    sender: hyper::client::conn::http1::SendRequest<WasiBody>,
+    since: std::time::Instant,
+}
+
+/// Kept-alive connections per destination: enough for the pool of concurrent calls.
+const MAX_IDLE_PER_DESTINATION: usize = 32;
+/// An idle connection older than this is closed rather than reused (servers drop them too).
+const IDLE_EXPIRY: Duration = Duration::from_secs(30);
 
 /// Reads PEM certificates from `path` to trust in addition to the public roots.
 pub fn load_ca_file(path: &std::path::Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
@@ -104,7 +117,7 @@ impl Sender {
             .dangerous()
             .with_custom_certificate_verifier(verifier)
             .with_no_client_auth();
-        Ok(Sender { tls: Arc::new(tls), connect_timeout })
+        Ok(Sender { tls: Arc::new(tls), connect_timeout, idle: Mutex::new(HashMap::new()) })
     }
 
     /// Sends one request and returns the response once its head arrived; the body streams.
@@ -114,6 +127,25 @@ impl Sender {
         options: Option<RequestOptions>,
     ) -> Result<http::Response<WasiBody>, HttpError> {
         let dest = Destination::of(request.uri()).ok_or(HttpError::HttpRequestUriInvalid)?;
+        // Only the path goes in the request line when not talking to a proxy.
+        let path = request.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned();
+        *request.uri_mut() = path.parse().map_err(|_| HttpError::HttpRequestUriInvalid)?;
+
+        // A kept-alive connection saves the TCP (and TLS) handshake; one that turns out closed
+        // hands the request back unsent, and a new connection takes it.
+        while let Some(mut idle) = self.take_idle(&dest) {
+            match idle.try_send_request(request).await {
+                Ok(response) => {
+                    self.keep(dest, idle);
+                    return Ok(response.map(|body| body.map_err(HttpError::from).boxed_unsync()));
+                }
+                Err(mut failed) => match failed.take_message() {
+                    Some(unsent) => request = unsent,
+                    None => return Err(HttpError::from(failed.into_error())),
+                },
+            }
+        }
+
         let connect_timeout = options.and_then(|o| o.connect_timeout).unwrap_or(self.connect_timeout).min(self.connect_timeout);
         let tcp = tokio::time::timeout(connect_timeout, TcpStream::connect((dest.host.as_str(), dest.port)))
             .await
@@ -124,11 +156,7 @@ impl Sender {
             })?;
         let _ = tcp.set_nodelay(true);
 
-        // Only the path goes in the request line when not talking to a proxy.
-        let path = request.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned();
-        *request.uri_mut() = path.parse().map_err(|_| HttpError::HttpRequestUriInvalid)?;
-
-        let response = if dest.scheme == "https" {
+        let (response, sender) = if dest.scheme == "https" {
             let name = ServerName::try_from(dest.host.clone()).map_err(HttpError::InvalidDnsNameError)?;
             let tls = tokio::time::timeout(
                 connect_timeout,
@@ -141,20 +169,46 @@ impl Sender {
         } else {
             exchange(TokioIo::new(tcp), request).await?
         };
+        self.keep(dest, sender);
         Ok(response.map(|body| body.map_err(HttpError::from).boxed_unsync()))
+    }
+
+    /// An idle connection to `dest` that can take a request now, if any.
+    fn take_idle(&self, dest: &Destination) -> Option<hyper::client::conn::http1::SendRequest<WasiBody>> {
+        let mut idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let list = idle.get_mut(dest)?;
+        list.retain(|c| !c.sender.is_closed() && c.since.elapsed() < IDLE_EXPIRY);
+        // Not ready means its previous answer is still being read: leave it for later.
+        let ready = list.iter().position(|c| c.sender.is_ready())?;
+        Some(list.swap_remove(ready).sender)
+    }
+
+    /// Keeps a connection for reuse once its current answer has been read.
+    fn keep(&self, dest: Destination, sender: hyper::client::conn::http1::SendRequest<WasiBody>) {
+        let mut idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let list = idle.entry(dest).or_default();
+        list.retain(|c| !c.sender.is_closed() && c.since.elapsed() < IDLE_EXPIRY);
+        if list.len() < MAX_IDLE_PER_DESTINATION {
+            list.push(Idle { sender, since: std::time::Instant::now() });
+        }
     }
 }
 
-async fn exchange<IO>(io: IO, request: http::Request<WasiBody>) -> Result<http::Response<hyper::body::Incoming>, HttpError>
+async fn exchange<IO>(
+    io: IO,
+    request: http::Request<WasiBody>,
+) -> Result<(http::Response<hyper::body::Incoming>, hyper::client::conn::http1::SendRequest<WasiBody>), HttpError>
 where
     IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await?;
-    // The connection task ends by itself when the response body is done or dropped.
+    // The connection task ends when the server closes the connection, an answer is abandoned
+    // half-read, or the last handle to it (the pool's) is dropped.
     tokio::spawn(async move {
         let _ = connection.await;
     });
-    Ok(sender.send_request(request).await?)
+    let response = sender.send_request(request).await?;
+    Ok((response, sender))
 }
 
 /// Limits on each answer a component reads, enforced on the host so a slow, silent or flooding

@@ -8,7 +8,7 @@ use super::{Input, PbidInput, confirm_success};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::ApiRequest;
-use crate::shape::{Obj, one_or_many};
+use crate::shape::{Obj, into_items};
 use crate::times::{Instant, iso_from_ms, now_ms};
 
 family_actions! {
@@ -199,7 +199,8 @@ pub fn list_model_breaches(client: &Client, filter: BreachFilter) -> Result<Vec<
         .param("deviceattop", true)
         .param("expandenums", true);
     let answer = client.send(&request)?;
-    let mut breaches = one_or_many(&answer, "modelbreaches")?
+    // Owned items: each breach keeps its object as `raw` without a copy (big pulls are large).
+    let mut breaches = into_items(answer, "modelbreaches")?
         .into_iter()
         .enumerate()
         .map(|(i, v)| breach_from(client, v, &format!("modelbreaches[{i}]")))
@@ -216,7 +217,7 @@ pub fn get_model_breach(client: &Client, input: PbidInput) -> Result<ModelBreach
         .param("deviceattop", true)
         .param("expandenums", true);
     let answer = client.send(&request)?;
-    let item = one_or_many(&answer, "modelbreach")?
+    let item = into_items(answer, "modelbreach")?
         .into_iter()
         .next()
         .filter(|v| v.as_object().is_some_and(|o| !o.is_empty()))
@@ -276,7 +277,14 @@ pub fn list_model_breach_comments(client: &Client, input: PbidInput) -> Result<V
 }
 
 /// Normalises one breach object as the appliance sends it.
-pub fn breach_from(client: &Client, v: &Value, path: &str) -> Result<ModelBreach> {
+pub fn breach_from(client: &Client, v: Value, path: &str) -> Result<ModelBreach> {
+    let mut breach = read_breach(client, &v, path)?;
+    breach.raw = v;
+    Ok(breach)
+}
+
+/// The typed fields of one breach object; `raw` is left null for the caller to move in.
+fn read_breach(client: &Client, v: &Value, path: &str) -> Result<ModelBreach> {
     let o = Obj::new(v, path)?;
     let pbid = o.u64("pbid")?;
     let time = o.i64("time")?;
@@ -334,7 +342,7 @@ pub fn breach_from(client: &Client, v: &Value, path: &str) -> Result<ModelBreach
         acknowledged: o.opt_bool("acknowledged")?.unwrap_or(false),
         comment_count: o.opt_u64("commentCount")?.unwrap_or(0).min(u64::from(u32::MAX)) as u32,
         link: format!("{}/#modelbreach/{pbid}", client.connection().base_url()),
-        raw: v.clone(),
+        raw: Value::Null,
     })
 }
 
