@@ -911,29 +911,18 @@ fn clip(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::{Transport, WireResponse};
+    use crate::actions::testing::Canned;
     use crate::connection::Connection;
-    use crate::request::WireRequest;
-    use std::cell::RefCell;
 
     /// The URL and body of each request sent.
     type Sent = Vec<(String, Option<Vec<u8>>)>;
 
     /// Answers requests in turn from canned bodies and remembers what was sent.
-    struct Canned(RefCell<Vec<&'static str>>, RefCell<Sent>);
-    impl Transport for Canned {
-        fn send(&self, request: &WireRequest, _: u64) -> Result<WireResponse> {
-            self.1.borrow_mut().push((request.url.clone(), request.body.clone()));
-            let body = if self.0.borrow().is_empty() { "null" } else { self.0.borrow_mut().remove(0) };
-            Ok(WireResponse { status: 200, headers: Vec::new(), body: body.as_bytes().to_vec() })
-        }
-    }
-
     fn with_answers<T>(bodies: &[&'static str], f: impl FnOnce(&Client) -> T) -> (T, Sent) {
-        let t = Canned(RefCell::new(bodies.to_vec()), RefCell::new(Vec::new()));
+        let t = Canned::sequence(bodies);
         let conn = Connection::new("dt.example.com", "p", "s").unwrap();
         let out = f(&Client::new(conn, &t));
-        (out, t.1.into_inner())
+        (out, t.into_sent().into_iter().map(|r| (r.url, r.body)).collect())
     }
 
     const UUID: &str = "0c8e1f2a-3b4c-4d5e-8f60-718293a4b5c6";

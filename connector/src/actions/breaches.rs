@@ -630,25 +630,15 @@ fn connection_event_from(o: &Obj<'_>, v: &Value, event_type: String) -> Result<C
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::{Transport, WireResponse};
+    use crate::actions::testing::Canned;
     use crate::connection::Connection;
-    use crate::request::WireRequest;
-    use std::cell::RefCell;
 
     /// Answers every request with one canned body and remembers the URLs asked for.
-    struct Canned(&'static str, RefCell<Vec<String>>);
-    impl Transport for Canned {
-        fn send(&self, request: &WireRequest, _: u64) -> Result<WireResponse> {
-            self.1.borrow_mut().push(request.url.clone());
-            Ok(WireResponse { status: 200, headers: Vec::new(), body: self.0.as_bytes().to_vec() })
-        }
-    }
-
     fn with_answer<T>(body: &'static str, f: impl FnOnce(&Client) -> T) -> (T, Vec<String>) {
-        let t = Canned(body, RefCell::new(Vec::new()));
+        let t = Canned::repeating(body);
         let conn = Connection::new("dt.example.com", "p", "s").unwrap();
         let out = f(&Client::new(conn, &t));
-        (out, t.1.into_inner())
+        (out, t.into_sent().into_iter().map(|r| r.url).collect())
     }
 
     // The shape of the appliance's `/details?pbid=` answer: the breach first (readable `time`,

@@ -340,25 +340,15 @@ fn short(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::actions::parse_input;
-    use crate::client::{Transport, WireResponse};
+    use crate::actions::testing::Canned;
     use crate::connection::Connection;
     use crate::request::WireRequest;
-    use std::cell::RefCell;
 
     /// Answers every request with the next canned body and keeps what was sent.
-    struct Canned(RefCell<Vec<&'static str>>, RefCell<Vec<WireRequest>>);
-    impl Transport for Canned {
-        fn send(&self, r: &WireRequest, _: u64) -> Result<WireResponse> {
-            self.1.borrow_mut().push(r.clone());
-            let body = self.0.borrow_mut().remove(0);
-            Ok(WireResponse { status: 200, headers: vec![], body: body.as_bytes().to_vec() })
-        }
-    }
-
     fn run<I: Input, O>(answers: &[&'static str], input: serde_json::Value, f: fn(&Client, I) -> Result<O>) -> (Result<O>, Vec<WireRequest>) {
-        let t = Canned(RefCell::new(answers.to_vec()), RefCell::new(vec![]));
+        let t = Canned::sequence(answers);
         let r = parse_input(input).and_then(|i| super::super::run(Connection::new("dt.example.com", "p", "s"), &t, i, f));
-        (r, t.1.into_inner())
+        (r, t.into_sent())
     }
 
     #[test]

@@ -163,6 +163,54 @@ pub struct NoInput {}
 
 impl Input for NoInput {}
 
+/// Test doubles shared by the action families' unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::cell::RefCell;
+
+    use crate::client::{Transport, WireResponse};
+    use crate::error::Result;
+    use crate::request::WireRequest;
+
+    /// A transport that answers 200 with canned bodies and records every request it was given.
+    pub(crate) struct Canned {
+        answers: RefCell<Vec<&'static str>>,
+        repeat: bool,
+        /// The requests, in order.
+        pub(crate) sent: RefCell<Vec<WireRequest>>,
+    }
+
+    impl Canned {
+        /// Answers every request with `body`.
+        pub(crate) fn repeating(body: &'static str) -> Self {
+            Canned { answers: RefCell::new(vec![body]), repeat: true, sent: RefCell::default() }
+        }
+
+        /// Answers with `bodies` in order, then with `null`.
+        pub(crate) fn sequence(bodies: &[&'static str]) -> Self {
+            Canned { answers: RefCell::new(bodies.to_vec()), repeat: false, sent: RefCell::default() }
+        }
+
+        /// The requests sent so far.
+        pub(crate) fn into_sent(self) -> Vec<WireRequest> {
+            self.sent.into_inner()
+        }
+    }
+
+    impl Transport for Canned {
+        fn send(&self, request: &WireRequest, _: u64) -> Result<WireResponse> {
+            self.sent.borrow_mut().push(request.clone());
+            let mut answers = self.answers.borrow_mut();
+            let body = match (self.repeat, answers.is_empty()) {
+                (true, false) => answers[0],
+                (false, false) => answers.remove(0),
+                (_, true) => "null",
+            };
+            Ok(WireResponse { status: 200, headers: Vec::new(), body: body.as_bytes().to_vec() })
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -235,25 +235,16 @@ fn check_event_type(kind: &str) -> Result<()> {
 mod tests {
     use super::*;
     use crate::actions::{invoke, parse_input};
-    use crate::client::{Transport, WireResponse};
+    use crate::actions::testing::Canned;
     use crate::connection::Connection;
     use crate::request::WireRequest;
     use serde_json::json;
-    use std::cell::RefCell;
 
     /// Answers with one canned body and keeps what was sent.
-    struct Canned(&'static str, RefCell<Vec<WireRequest>>);
-    impl Transport for Canned {
-        fn send(&self, r: &WireRequest, _: u64) -> Result<WireResponse> {
-            self.1.borrow_mut().push(r.clone());
-            Ok(WireResponse { status: 200, headers: vec![], body: self.0.as_bytes().to_vec() })
-        }
-    }
-
     fn run<I: Input, O>(answer: &'static str, input: Value, f: fn(&Client, I) -> Result<O>) -> (Result<O>, Vec<WireRequest>) {
-        let t = Canned(answer, RefCell::new(vec![]));
+        let t = Canned::repeating(answer);
         let r = parse_input(input).and_then(|i| super::super::run(Connection::new("dt.example.com", "p", "s"), &t, i, f));
-        (r, t.1.into_inner())
+        (r, t.into_sent())
     }
 
     #[test]
@@ -296,9 +287,9 @@ mod tests {
             (r#"{"event_type": "saas", "hours": 0}"#, "hours"),
             (r#"{"end": 1705311000000}"#, "end"),
         ] {
-            let t = Canned("{}", RefCell::new(vec![]));
+            let t = Canned::repeating("{}");
             let err = invoke(Connection::new("dt.example.com", "p", "s"), &t, "get-summary-statistics", input).unwrap_err();
-            assert_eq!((err.case(), t.1.borrow().len()), ("invalid-input", 0), "{input}");
+            assert_eq!((err.case(), t.sent.borrow().len()), ("invalid-input", 0), "{input}");
             assert!(err.message().contains(field), "{input}: {err}");
         }
     }

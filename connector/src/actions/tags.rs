@@ -314,25 +314,16 @@ pub fn entity_from(v: &Value, path: &str) -> Result<TagEntity> {
 mod tests {
     use super::*;
     use crate::actions::{invoke, parse_input};
-    use crate::client::{Transport, WireResponse};
+    use crate::actions::testing::Canned;
     use crate::connection::Connection;
     use crate::request::WireRequest;
     use serde_json::json;
-    use std::cell::RefCell;
 
     /// Answers every request with one canned body and keeps what was sent.
-    struct Canned(&'static str, RefCell<Vec<WireRequest>>);
-    impl Transport for Canned {
-        fn send(&self, r: &WireRequest, _: u64) -> Result<WireResponse> {
-            self.1.borrow_mut().push(r.clone());
-            Ok(WireResponse { status: 200, headers: vec![], body: self.0.as_bytes().to_vec() })
-        }
-    }
-
     fn run(action: &str, input: &str, answer: &'static str) -> (Result<Value>, Vec<WireRequest>) {
-        let t = Canned(answer, RefCell::new(Vec::new()));
+        let t = Canned::repeating(answer);
         let out = invoke(Connection::new("dt.example.com", "p", "s"), &t, action, input).map(|s| serde_json::from_str(&s).unwrap());
-        (out, t.1.into_inner())
+        (out, t.into_sent())
     }
 
     #[test]
