@@ -3,6 +3,7 @@
 //! one module per action family.
 
 mod ai_analyst;
+mod bad_input;
 mod breaches;
 mod conformance;
 mod devices;
