@@ -68,6 +68,23 @@ impl Instant {
     }
 }
 
+/// Checks an optional time window: both ends or neither, the end not before the start, each a
+/// plausible date. Returns it in epoch milliseconds. Errors name `start` or `end`.
+pub fn window(start: &Option<Instant>, end: &Option<Instant>) -> Result<Option<(i64, i64)>> {
+    match (start, end) {
+        (Some(_), None) => Err(Error::field("end", "missing: give `start` and `end` together, or neither")),
+        (None, Some(_)) => Err(Error::field("start", "missing: give `start` and `end` together, or neither")),
+        (Some(s), Some(e)) => {
+            let (s, e) = (s.to_epoch_ms("start")?, e.to_epoch_ms("end")?);
+            if s > e {
+                return Err(Error::field("end", "is before `start`"));
+            }
+            Ok(Some((s, e)))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
 /// Formats epoch milliseconds as ISO 8601 UTC with millisecond precision, e.g.
 /// `2024-01-15T10:30:00.000Z`.
 pub fn iso_from_ms(ms: i64) -> String {

@@ -10,7 +10,7 @@ use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::ApiRequest;
 use crate::shape::{Obj, one_or_many, wrong};
-use crate::times::{Instant, iso_from_ms};
+use crate::times::{Instant, iso_from_ms, window};
 
 family_actions! {
     "list-ai-analyst-incidents" => list_ai_analyst_incidents,
@@ -832,21 +832,6 @@ fn strings(o: &Obj<'_>, key: &str) -> Result<Vec<String>> {
     }
 }
 
-/// Checks that a window is given as a pair with the end not before the start.
-fn window(start: &Option<Instant>, end: &Option<Instant>) -> Result<Option<(i64, i64)>> {
-    match (start, end) {
-        (Some(_), None) => Err(Error::field("end", "missing: give `start` and `end` together, or neither")),
-        (None, Some(_)) => Err(Error::field("start", "missing: give `start` and `end` together, or neither")),
-        (Some(s), Some(e)) => {
-            let (s, e) = (s.to_epoch_ms("start")?, e.to_epoch_ms("end")?);
-            if s > e {
-                return Err(Error::field("end", "is before `start`"));
-            }
-            Ok(Some((s, e)))
-        }
-        (None, None) => Ok(None),
-    }
-}
 
 fn percent(field: &str, score: Option<f64>) -> Result<()> {
     match score {

@@ -9,7 +9,7 @@ use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::ApiRequest;
 use crate::shape::{Obj, into_items};
-use crate::times::{Instant, iso_from_ms, now_ms};
+use crate::times::{Instant, iso_from_ms, now_ms, window};
 
 family_actions! {
     "list-model-breaches" => list_model_breaches,
@@ -59,16 +59,7 @@ pub struct BreachFilter {
 
 impl Input for BreachFilter {
     fn validate(&self) -> Result<()> {
-        match (&self.start, &self.end) {
-            (Some(_), None) => return Err(Error::field("end", "missing: give `start` and `end` together, or neither")),
-            (None, Some(_)) => return Err(Error::field("start", "missing: give `start` and `end` together, or neither")),
-            (Some(s), Some(e)) => {
-                if s.to_epoch_ms("start")? > e.to_epoch_ms("end")? {
-                    return Err(Error::field("end", "is before `start`"));
-                }
-            }
-            (None, None) => {}
-        }
+        window(&self.start, &self.end)?;
         if let Some(score) = self.min_score
             && !(0.0..=1.0).contains(&score)
         {
@@ -467,21 +458,6 @@ pub struct BreachConnections {
     pub events: Vec<ConnectionEvent>,
 }
 
-/// Checks that a window is given as a pair with the end not before the start.
-fn window(start: &Option<Instant>, end: &Option<Instant>) -> Result<Option<(i64, i64)>> {
-    match (start, end) {
-        (Some(_), None) => Err(Error::field("end", "missing: give `start` and `end` together, or neither")),
-        (None, Some(_)) => Err(Error::field("start", "missing: give `start` and `end` together, or neither")),
-        (Some(s), Some(e)) => {
-            let (s, e) = (s.to_epoch_ms("start")?, e.to_epoch_ms("end")?);
-            if s > e {
-                return Err(Error::field("end", "is before `start`"));
-            }
-            Ok(Some((s, e)))
-        }
-        (None, None) => Ok(None),
-    }
-}
 
 fn check_count(count: Option<u32>) -> Result<()> {
     match count {

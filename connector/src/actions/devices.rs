@@ -10,7 +10,7 @@ use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::ApiRequest;
 use crate::shape::{Obj, array, one_or_many, wrong};
-use crate::times::{Instant, iso_from_ms};
+use crate::times::{Instant, iso_from_ms, window};
 
 family_actions! {
     "get-device" => get_device,
@@ -716,18 +716,8 @@ pub struct DeviceEventQuery {
 
 impl Input for DeviceEventQuery {
     fn validate(&self) -> Result<()> {
-        match (&self.start, &self.end) {
-            (Some(_), None) => return Err(Error::field("end", "missing: give `start` and `end` together, or neither")),
-            (None, Some(_)) => return Err(Error::field("start", "missing: give `start` and `end` together, or neither")),
-            (Some(s), Some(e)) => {
-                if s.to_epoch_ms("start")? > e.to_epoch_ms("end")? {
-                    return Err(Error::field("end", "is before `start`"));
-                }
-                if self.count.is_some() {
-                    return Err(Error::field("count", "cannot be combined with a time window (the appliance refuses it); give one or the other"));
-                }
-            }
-            (None, None) => {}
+        if window(&self.start, &self.end)?.is_some() && self.count.is_some() {
+            return Err(Error::field("count", "cannot be combined with a time window (the appliance refuses it); give one or the other"));
         }
         match self.count {
             Some(count) if !(1..=MAX_EVENTS).contains(&count) => {

@@ -13,7 +13,7 @@ use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::ApiRequest;
 use crate::shape::{Obj, one_or_many, wrong};
-use crate::times::{Instant, iso_from_ms, now_ms};
+use crate::times::{Instant, iso_from_ms, now_ms, window};
 
 family_actions! {
     "get-endpoint-details" => get_endpoint_details,
@@ -519,21 +519,6 @@ impl Input for SearchQuery {
     }
 }
 
-/// The checked window of a pair of optional instants.
-fn window(start: &Option<Instant>, end: &Option<Instant>) -> Result<Option<(i64, i64)>> {
-    match (start, end) {
-        (Some(_), None) => Err(Error::field("end", "missing: give `start` and `end` together, or neither")),
-        (None, Some(_)) => Err(Error::field("start", "missing: give `start` and `end` together, or neither")),
-        (Some(s), Some(e)) => {
-            let (s, e) = (s.to_epoch_ms("start")?, e.to_epoch_ms("end")?);
-            if s > e {
-                return Err(Error::field("end", "is before `start`"));
-            }
-            Ok(Some((s, e)))
-        }
-        (None, None) => Ok(None),
-    }
-}
 
 /// One page of search results (see the WIT `search-result`).
 #[derive(Debug, Clone, PartialEq, Serialize)]

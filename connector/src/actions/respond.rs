@@ -11,7 +11,7 @@ use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::ApiRequest;
 use crate::shape::{Obj, wrong};
-use crate::times::{Instant, iso_from_ms};
+use crate::times::{Instant, iso_from_ms, window};
 
 family_actions! {
     "list-respond-actions" => list_respond_actions,
@@ -546,21 +546,6 @@ pub fn action_from(v: &Value, path: &str) -> Result<RespondAction> {
     })
 }
 
-/// The time window in ms: both ends or neither, end not before start.
-fn window(start: &Option<Instant>, end: &Option<Instant>) -> Result<Option<(i64, i64)>> {
-    match (start, end) {
-        (Some(_), None) => Err(Error::field("end", "missing: give `start` and `end` together, or neither")),
-        (None, Some(_)) => Err(Error::field("start", "missing: give `start` and `end` together, or neither")),
-        (Some(s), Some(e)) => {
-            let (s, e) = (s.to_epoch_ms("start")?, e.to_epoch_ms("end")?);
-            if s > e {
-                return Err(Error::field("end", "is before `start`"));
-            }
-            Ok(Some((s, e)))
-        }
-        (None, None) => Ok(None),
-    }
-}
 
 fn check_reason(reason: &str) -> Result<()> {
     if reason.trim().is_empty() {

@@ -14,6 +14,19 @@ impl Rng {
         Rng(seed)
     }
 
+    /// A random version 4 UUID (two draws from the generator).
+    pub(crate) fn uuid(&mut self) -> String {
+        let (hi, lo) = (self.next_u64(), self.next_u64());
+        format!(
+            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+            hi >> 32,
+            (hi >> 16) & 0xffff,
+            hi & 0x0fff,
+            ((lo >> 48) & 0x3fff) | 0x8000,
+            lo & 0xffff_ffff_ffff
+        )
+    }
+
     /// The next 64 random bits.
     pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);

@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::params::{Params, parse_id};
+use super::search::{glob, tokens, unquote};
 use super::{Answer, Reply};
 use crate::simulator::data::Dataset;
 use crate::simulator::data::metadata::{Endpoint, iso};
@@ -390,51 +391,6 @@ fn texts(v: &Value) -> Vec<String> {
         Value::Array(items) => items.iter().flat_map(texts).collect(),
         Value::Object(map) => map.values().flat_map(texts).collect(),
         Value::Null => Vec::new(),
-    }
-}
-
-/// Splits on whitespace outside double quotes.
-fn tokens(text: &str) -> Vec<String> {
-    let mut tokens = Vec::new();
-    let mut current = String::new();
-    let mut quoted = false;
-    for c in text.chars() {
-        if c == '"' {
-            quoted = !quoted;
-            current.push(c);
-        } else if c.is_whitespace() && !quoted {
-            if !current.is_empty() {
-                tokens.push(std::mem::take(&mut current));
-            }
-        } else {
-            current.push(c);
-        }
-    }
-    if !current.is_empty() {
-        tokens.push(current);
-    }
-    tokens
-}
-
-fn unquote(value: &str) -> &str {
-    let value = value.strip_prefix('"').unwrap_or(value);
-    value.strip_suffix('"').unwrap_or(value)
-}
-
-/// Whole-string match where `*` stands for any run of characters.
-fn glob(pattern: &str, text: &str) -> bool {
-    match pattern.split_once('*') {
-        None => pattern == text,
-        Some((head, rest)) => {
-            let Some(tail) = text.strip_prefix(head) else {
-                return false;
-            };
-            // Try every place the rest of the pattern could start.
-            tail.char_indices()
-                .map(|(i, _)| i)
-                .chain(std::iter::once(tail.len()))
-                .any(|i| glob(rest, &tail[i..]))
-        }
     }
 }
 

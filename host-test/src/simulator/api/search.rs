@@ -113,7 +113,7 @@ impl Query {
 }
 
 /// Splits on whitespace outside double quotes.
-fn tokens(query: &str) -> Vec<String> {
+pub(super) fn tokens(query: &str) -> Vec<String> {
     let mut tokens = Vec::new();
     let mut current = String::new();
     let mut quoted = false;
@@ -137,13 +137,13 @@ fn tokens(query: &str) -> Vec<String> {
     tokens
 }
 
-fn unquote(value: &str) -> &str {
+pub(super) fn unquote(value: &str) -> &str {
     let value = value.strip_prefix('"').unwrap_or(value);
     value.strip_suffix('"').unwrap_or(value)
 }
 
 /// Whole-string match where `*` stands for any run of characters.
-fn glob(pattern: &str, text: &str) -> bool {
+pub(super) fn glob(pattern: &str, text: &str) -> bool {
     let pattern: Vec<char> = pattern.chars().collect();
     let text: Vec<char> = text.chars().collect();
     let (mut p, mut t) = (0, 0);

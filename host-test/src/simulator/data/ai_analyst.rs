@@ -150,18 +150,6 @@ fn breaches_of_device(data: &Dataset, device: usize) -> Vec<usize> {
     (0..data.breaches.len()).filter(|&b| data.breaches[b].device == device).collect()
 }
 
-/// A random version 4 UUID.
-fn uuid(rng: &mut Rng) -> String {
-    let (hi, lo) = (rng.next_u64(), rng.next_u64());
-    format!(
-        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-        hi >> 32,
-        (hi >> 16) & 0xffff,
-        hi & 0x0fff,
-        ((lo >> 48) & 0x3fff) | 0x8000,
-        lo & 0xffff_ffff_ffff
-    )
-}
 
 /// Seeds incidents on the dataset's breaches. `now` is the simulated clock at start, in ms.
 pub(crate) fn generate(rng: &mut Rng, data: &Dataset, now: i64) -> AiAnalyst {
@@ -189,7 +177,7 @@ pub(crate) fn generate(rng: &mut Rng, data: &Dataset, now: i64) -> AiAnalyst {
             let kind = if data.devices[device].is_saas() { 4 } else { rng.index(KINDS.len()) };
             events.push(ai.events.len());
             ai.events.push(IncidentEvent {
-                id: uuid(rng),
+                id: rng.uuid(),
                 group,
                 kind,
                 detail: rng.index(KINDS[kind].detail.len()),
@@ -270,7 +258,7 @@ impl AiAnalyst {
     /// Starts an investigation and returns its id.
     pub(crate) fn start_investigation(&mut self, did: u64, investigate_secs: i64, now_ms: i64) -> String {
         let rng = self.rng.get_or_insert_with(|| Rng::new(0));
-        let id = uuid(rng);
+        let id = rng.uuid();
         self.investigations.push(Investigation {
             id: id.clone(),
             did,
@@ -457,7 +445,7 @@ impl Dataset {
             .collect();
         let Some(&first) = found.first() else { return };
         let rng = self.ai_analyst.rng.get_or_insert_with(|| Rng::new(0));
-        let id = uuid(rng);
+        let id = rng.uuid();
         let activity = format!("{:08x}", rng.next_u64() >> 32);
         let kind = if self.devices[device].is_saas() { 4 } else { rng.index(KINDS.len()) };
         let detail = rng.index(KINDS[kind].detail.len());

@@ -201,7 +201,7 @@ pub(crate) fn generate(rng: &mut Rng, now: i64) -> Vec<Model> {
                     component
                 })
                 .collect();
-            let uuid = uuid(rng);
+            let uuid = rng.uuid();
             let version = rng.range(2, 40);
             phid += rng.range(1, 30) as u64;
             let created = now - rng.range(200 * 1440, 900 * 1440) * MINUTE_MS;
@@ -322,16 +322,3 @@ fn object(
     model
 }
 
-/// A random version 4 UUID.
-fn uuid(rng: &mut Rng) -> String {
-    let hi = rng.next_u64();
-    let lo = rng.next_u64();
-    format!(
-        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-        hi >> 32,
-        (hi >> 16) & 0xffff,
-        hi & 0x0fff,
-        ((lo >> 48) & 0x3fff) | 0x8000,
-        lo & 0xffff_ffff_ffff
-    )
-}
