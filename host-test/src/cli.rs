@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
 
 use crate::outbound::load_ca_file;
-use crate::runtime::{ConnectionParams, GuestError, Host, HostConfig, Limits};
+use crate::runtime::{CallError, ConnectionParams, GuestError, Host, HostConfig, Limits};
 use crate::simulator::{Simulator, SimulatorConfig};
 use crate::store::{Saved, Store, TestRecord};
 
@@ -213,8 +213,16 @@ enum Failure {
     Usage(String),
     /// The connector answered with a typed error: exit 1.
     Guest { identity: String, error: GuestError },
+    /// The host stopped the call (denied, deadline, memory limit, trap, bad answer): exit 1.
+    Stopped(CallError),
     /// The host or the component failed: exit 1.
     Host(anyhow::Error),
+}
+
+impl From<CallError> for Failure {
+    fn from(e: CallError) -> Self {
+        Failure::Stopped(e)
+    }
 }
 
 impl From<anyhow::Error> for Failure {
@@ -241,6 +249,10 @@ pub fn main() -> ExitCode {
         }
         Err(Failure::Guest { identity, error }) => {
             eprintln!("{}", json!({"error": error.case(), "message": error.message(), "connector": identity}));
+            ExitCode::FAILURE
+        }
+        Err(Failure::Stopped(e)) => {
+            eprintln!("{}", json!({"error": e.kind().as_str(), "message": e.message()}));
             ExitCode::FAILURE
         }
         Err(Failure::Host(e)) => {

@@ -70,6 +70,17 @@ impl Policy {
     }
 }
 
+/// `only http://host:port`, or `nothing allowed`, for messages.
+impl std::fmt::Display for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.allowed.is_empty() {
+            return f.write_str("nothing allowed");
+        }
+        let list: Vec<String> = self.allowed.iter().map(Destination::to_string).collect();
+        write!(f, "only {}", list.join(", "))
+    }
+}
+
 /// Sends requests the policy allowed. Built once per host; cheap to share.
 pub struct Sender {
     tls: Arc<rustls::ClientConfig>,

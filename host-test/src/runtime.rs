@@ -1,7 +1,8 @@
 //! Loads the connector component once and runs each action call in a fresh, limited store.
 //!
-//! Two layers of errors: the outer `anyhow::Error` is a host-side failure (a trap, the deadline,
-//! the memory cap, a host bug); the inner [`GuestError`] is the connector's typed answer.
+//! Two layers of errors: the outer [`CallError`] is the host stopping the call (a denied
+//! destination, the deadline, the memory cap, a trap, a malformed answer, a host bug); the inner
+//! [`GuestError`] is the connector's typed answer.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -16,6 +17,9 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
 use crate::outbound::{Destination, Policy, ResponseLimits, Sender};
+
+mod call_error;
+pub use call_error::{CallError, CallErrorKind};
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -130,11 +134,15 @@ pub struct Ctx {
 struct Limiter {
     memory_cap: usize,
     peak: usize,
+    /// Set once a growth past the cap was refused, so the trap that follows is reported as the
+    /// memory limit rather than as a bug.
+    refused: bool,
 }
 
 impl ResourceLimiter for Limiter {
     fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         if desired > self.memory_cap {
+            self.refused = true;
             return Ok(false);
         }
         self.peak = self.peak.max(desired);
@@ -326,7 +334,7 @@ impl Host {
                 http_deadline: tokio::time::Instant::now()
                     + self.limits.deadline.saturating_sub(HTTP_DEADLINE_MARGIN.min(self.limits.deadline / 4)),
             },
-            limiter: Limiter { memory_cap: self.limits.memory_bytes, peak: 0 },
+            limiter: Limiter { memory_cap: self.limits.memory_bytes, peak: 0, refused: false },
             stderr,
         };
         let mut store = Store::new(&self.engine, ctx);
@@ -338,16 +346,18 @@ impl Host {
     }
 
     /// Instantiates the component in a fresh store under `policy` and runs `f` on it, within
-    /// the deadline. Host-side failures (traps, deadline, memory) are the outer error.
+    /// the deadline. The host stopping the call (denied destination, deadline, memory, trap,
+    /// malformed answer) is the outer error.
     pub async fn call<R>(
         &self,
         policy: Policy,
         f: impl AsyncFnOnce(&Connector, &mut Store<Ctx>) -> wasmtime::Result<R>,
-    ) -> anyhow::Result<(R, CallReport)> {
+    ) -> Result<(R, CallReport), CallError> {
+        let allowed = policy.to_string();
         let (mut store, denied) = self.store(policy);
         let outcome = tokio::time::timeout(self.limits.deadline + IO_GRACE, async {
-            let instance = self.pre.instantiate_async(&mut store).await?;
-            f(&instance, &mut store).await
+            let instance = self.pre.instantiate_async(&mut store).await.map_err(|e| self.instantiation_failed(e))?;
+            f(&instance, &mut store).await.map_err(Stopped::Running)
         })
         .await;
         let report = CallReport {
@@ -355,56 +365,117 @@ impl Host {
             stderr: String::from_utf8_lossy(&store.data().stderr.contents()).into_owned(),
             peak_memory_bytes: store.data().limiter.peak,
         };
+        if !report.denied.is_empty() {
+            // Whatever the component made of the refusal, it tried to leave its sandbox.
+            return Err(CallError::new(
+                CallErrorKind::Denied,
+                format!(
+                    "{} tried to reach {} outside its policy ({allowed}); the host refused, nothing was sent there, \
+                     and the call was stopped. Check the connection's API address; a component that does this with a \
+                     correct address must not be trusted",
+                    self.identity,
+                    report.denied.join(", ")
+                ),
+            ));
+        }
         match outcome {
             Ok(Ok(value)) => Ok((value, report)),
-            Ok(Err(e)) => Err(self.explain(e, &report)),
-            Err(_) => Err(anyhow!(
-                "{} did not finish within the {:?} deadline (waiting on the network); raise --timeout or check the appliance",
-                self.identity, self.limits.deadline
+            Ok(Err(Stopped::Instantiating(e))) => Err(e),
+            Ok(Err(Stopped::Running(e))) => Err(self.explain(e, &report, store.data().limiter.refused)),
+            Err(_) => Err(CallError::new(
+                CallErrorKind::Deadline,
+                format!(
+                    "{} did not finish within the {:?} deadline (waiting on the network or a clock) and was stopped; \
+                     raise --timeout or check the appliance",
+                    self.identity, self.limits.deadline
+                ),
             )),
         }
     }
 
-    fn explain(&self, e: wasmtime::Error, report: &CallReport) -> anyhow::Error {
-        let what = match e.downcast_ref::<Trap>() {
-            Some(Trap::Interrupt) => format!("exceeded its {:?} deadline and was stopped", self.limits.deadline),
-            Some(trap) if report.stderr.contains("memory allocation") => {
-                format!("ran out of its {} MiB memory limit ({trap})", self.limits.memory_bytes / (1024 * 1024))
-            }
-            Some(trap) => format!("trapped: {trap}"),
-            None => format!("failed in the host: {e:?}"),
+    fn instantiation_failed(&self, e: wasmtime::Error) -> Stopped {
+        let error = if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() {
+            CallError::new(
+                CallErrorKind::Capacity,
+                format!("{} has no free instance slot ({e}); wait for running calls or raise --max-instances", self.identity),
+            )
+        } else {
+            CallError::new(CallErrorKind::Host, format!("{} could not be instantiated: {e:?}", self.identity))
+        };
+        Stopped::Instantiating(error)
+    }
+
+    fn explain(&self, e: wasmtime::Error, report: &CallReport, memory_refused: bool) -> CallError {
+        let (kind, what) = match e.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => (
+                CallErrorKind::Deadline,
+                format!("exceeded its {:?} deadline and was stopped; raise --timeout if the work is legitimate", self.limits.deadline),
+            ),
+            Some(trap) if memory_refused || report.stderr.contains("memory allocation") => (
+                CallErrorKind::MemoryLimit,
+                format!(
+                    "ran out of its {} MiB memory limit and was stopped ({trap}); raise --memory or ask for less (a smaller count or time window)",
+                    self.limits.memory_bytes / (1024 * 1024)
+                ),
+            ),
+            Some(trap) => (CallErrorKind::Trap, format!("trapped ({trap}), a bug in the component; report it with the input that caused it")),
+            // Not a trap: wasmtime refused what the component handed back (a string that is not
+            // UTF-8, a pointer out of bounds, an unknown handle).
+            None => (
+                CallErrorKind::BadAnswer,
+                format!("broke the component model's rules in its answer and was stopped: {e:#}; the component is faulty"),
+            ),
         };
         let stderr = report.stderr.trim();
-        if stderr.is_empty() {
-            anyhow!("{} {what}", self.identity)
+        let message = if stderr.is_empty() {
+            format!("{} {what}", self.identity)
         } else {
-            anyhow!("{} {what}; it wrote: {}", self.identity, stderr.chars().take(2000).collect::<String>())
-        }
+            format!("{} {what}; it wrote: {}", self.identity, stderr.chars().take(2000).collect::<String>())
+        };
+        CallError::new(kind, message)
     }
 
     /// Runs `action` with JSON `input` on `conn` through the generic interface.
-    pub async fn invoke(&self, conn: &ConnectionParams, action: &str, input: &str) -> anyhow::Result<Result<String, GuestError>> {
+    pub async fn invoke(&self, conn: &ConnectionParams, action: &str, input: &str) -> Result<Result<String, GuestError>, CallError> {
         self.invoke_with_policy(conn, conn.policy(), action, input).await.map(|(r, _)| r)
     }
 
-    /// [`Host::invoke`] under an explicit policy, also returning the call report.
+    /// [`Host::invoke`] under an explicit policy, also returning the call report. A result
+    /// that is not JSON is a [`CallErrorKind::BadAnswer`].
     pub async fn invoke_with_policy(
         &self,
         conn: &ConnectionParams,
         policy: Policy,
         action: &str,
         input: &str,
-    ) -> anyhow::Result<(Result<String, GuestError>, CallReport)> {
+    ) -> Result<(Result<String, GuestError>, CallReport), CallError> {
         let wit = conn.to_wit();
-        self.call(policy, async |c, store| c.darktrace_connector_generic().call_invoke(store, &wit, action, input).await).await
+        let (result, report) =
+            self.call(policy, async |c, store| c.darktrace_connector_generic().call_invoke(store, &wit, action, input).await).await?;
+        if let Ok(text) = &result
+            && let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text)
+        {
+            let start: String = text.chars().take(80).collect();
+            return Err(CallError::new(
+                CallErrorKind::BadAnswer,
+                format!("{} answered `{action}` with text that is not JSON ({e}), starting {start:?}; the component is faulty", self.identity),
+            ));
+        }
+        Ok((result, report))
     }
 
     /// The component's manifest.
-    pub async fn describe(&self) -> anyhow::Result<String> {
+    pub async fn describe(&self) -> Result<String, CallError> {
         self.call(Policy::deny_all(), async |c, store| c.darktrace_connector_generic().call_describe(store).await)
             .await
             .map(|(r, _)| r)
     }
+}
+
+/// Where a call stopped, before or after the component was running.
+enum Stopped {
+    Instantiating(CallError),
+    Running(wasmtime::Error),
 }
 
 /// Runs a future to completion on a private runtime in its own thread, so it works whether or

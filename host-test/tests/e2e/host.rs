@@ -29,11 +29,10 @@ async fn bad_inputs_are_invalid_input_and_send_nothing() {
 async fn requests_outside_the_policy_are_denied_by_the_host() {
     let (sim, conn) = simulator().await;
     let elsewhere = Policy::only(Destination::parse("https://dt.example.com").unwrap());
-    let (result, report) = HOST.invoke_with_policy(&conn, elsewhere, "test-connection", "{}").await.unwrap();
-    let err = result.unwrap_err();
-    assert_eq!(err.case(), "transport");
-    assert!(err.message().contains("refused"), "{}", err.message());
-    assert_eq!(report.denied, vec![format!("http://127.0.0.1:{}", sim.addr().port())]);
+    let err = HOST.invoke_with_policy(&conn, elsewhere, "test-connection", "{}").await.unwrap_err();
+    assert_eq!(err.kind(), host_test::runtime::CallErrorKind::Denied, "{err}");
+    assert!(err.message().contains(&format!("http://127.0.0.1:{}", sim.addr().port())), "{err}");
+    assert!(err.message().contains("only https://dt.example.com:443"), "{err}");
     assert!(sim.requests().is_empty(), "a denied request must not leave the host");
 }
 

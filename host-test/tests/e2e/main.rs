@@ -14,6 +14,7 @@ mod intel;
 mod metadata;
 mod poll;
 mod respond;
+mod sandbox;
 mod support;
 mod system;
 mod tags;
