@@ -130,6 +130,7 @@ impl<'a> Client<'a> {
     /// the appliance refused it before acting on it, so sending it again cannot duplicate
     /// anything. The offset applied is written to stderr, which the host captures.
     pub fn send(&self, request: &ApiRequest) -> Result<Value> {
+        request.check_size()?;
         let mut attempts: u32 = 0;
         let mut retries: u32 = 0;
         let mut waited = Duration::ZERO;

@@ -80,6 +80,12 @@ fn json_action<I: Input, O: Serialize>(
     serde_json::to_string(&output).map_err(|e| Error::Other(format!("could not encode the result as JSON: {e}")))
 }
 
+/// Largest input document `invoke` takes: room for thousands of watched domains, far below what
+/// would strain the component's memory.
+pub const MAX_INPUT_BYTES: usize = 4 * 1024 * 1024;
+/// Longest string an input value may be: far above any real id, name, comment or query.
+pub const MAX_INPUT_STRING_BYTES: usize = 64 * 1024;
+
 /// Runs the action called `action` with JSON `input` text and returns JSON text.
 pub fn invoke(conn: Result<Connection>, transport: &dyn Transport, action: &str, input: &str) -> Result<String> {
     let def = actions().find(|a| a.name == action).ok_or_else(|| {
@@ -90,6 +96,13 @@ pub fn invoke(conn: Result<Connection>, transport: &dyn Transport, action: &str,
             names.join(", ")
         ))
     })?;
+    if input.len() > MAX_INPUT_BYTES {
+        return Err(Error::InvalidInput(format!(
+            "the input is {} bytes; an action takes at most {} MiB of JSON, so split the work into several calls",
+            input.len(),
+            MAX_INPUT_BYTES / (1024 * 1024)
+        )));
+    }
     let input = if input.trim().is_empty() {
         Value::Object(Default::default())
     } else {
@@ -106,6 +119,12 @@ pub fn parse_input<I: DeserializeOwned>(input: Value) -> Result<I> {
     if !input.is_object() {
         return Err(Error::InvalidInput("the input must be a JSON object, e.g. {\"pbid\": 123}".into()));
     }
+    if let Some((path, len)) = oversized_string(&input, String::new()) {
+        return Err(Error::InvalidInput(format!(
+            "`{path}`: a string of {len} bytes is too long; values are limited to {} KiB",
+            MAX_INPUT_STRING_BYTES / 1024
+        )));
+    }
     serde_path_to_error::deserialize(input).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
@@ -115,6 +134,21 @@ pub fn parse_input<I: DeserializeOwned>(input: Value) -> Result<I> {
             Error::InvalidInput(format!("`{path}`: {inner}"))
         }
     })
+}
+
+/// The path (`a.b[2]`, as in other input errors) and length of the first string in `value` longer
+/// than [`MAX_INPUT_STRING_BYTES`].
+fn oversized_string(value: &Value, path: String) -> Option<(String, usize)> {
+    match value {
+        Value::String(s) if s.len() > MAX_INPUT_STRING_BYTES => Some((path, s.len())),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| oversized_string(v, format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let key = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+            // Keys count too: an unknown key is echoed in the refusal.
+            if k.len() > MAX_INPUT_STRING_BYTES { Some((key.chars().take(40).collect(), k.len())) } else { oversized_string(v, key) }
+        }),
+        _ => None,
+    }
 }
 
 /// Accepts the shapes appliances use to say a change succeeded: `{"response": "SUCCESS"}`,
@@ -262,6 +296,25 @@ mod tests {
             assert_eq!((err.case(), sent), ("invalid-input", 0), "{action} {input}: {err}");
             assert!(err.message().contains(field), "{action} {input}: {err}");
         }
+    }
+
+    #[test]
+    fn an_oversized_string_is_refused_naming_its_path() {
+        let long = "x".repeat(MAX_INPUT_STRING_BYTES + 1);
+        let input = serde_json::json!({"entries": [{"name": "ok"}, {"name": long}]}).to_string();
+        let (r, sent) = try_invoke("add-watched-domains", &input);
+        let err = r.unwrap_err();
+        assert_eq!((err.case(), sent), ("invalid-input", 0));
+        assert!(err.message().starts_with("`entries[1].name`: a string of 65537 bytes is too long"), "{err}");
+    }
+
+    #[test]
+    fn an_oversized_input_is_refused_before_parsing() {
+        let input = format!("{{\"query\": \"{}\"}}", " ".repeat(MAX_INPUT_BYTES));
+        let (r, sent) = try_invoke("search-devices", &input);
+        let err = r.unwrap_err();
+        assert_eq!((err.case(), sent), ("invalid-input", 0));
+        assert!(err.message().contains("at most 4 MiB"), "{err}");
     }
 
     #[test]

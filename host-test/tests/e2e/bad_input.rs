@@ -77,3 +77,55 @@ async fn hostile_strings_are_refused_or_encoded_never_injected() {
     }
     assert!(sent > 0, "no hostile string reached the wire, so nothing was checked");
 }
+
+/// Whether the schema allows a string.
+fn takes_string(definition: &Value) -> bool {
+    definition["type"] == "string" || definition["type"].as_array().is_some_and(|ts| ts.contains(&json!("string")))
+}
+
+#[tokio::test]
+async fn huge_strings_are_refused_naming_the_field_and_send_nothing() {
+    let (sim, conn) = simulator().await;
+    let huge = "A".repeat(1024 * 1024);
+    let mut checked = 0;
+    for action in actions() {
+        let name = action["name"].as_str().unwrap();
+        for (property, definition) in action["input"]["properties"].as_object().into_iter().flatten() {
+            if !takes_string(definition) {
+                continue;
+            }
+            let err = invoke(&conn, name, json!({ property.as_str(): huge })).await.expect_err("a 1 MiB string must be refused");
+            assert_eq!(err.case(), "invalid-input", "{name}.{property}: {}", err.message());
+            assert!(err.message().contains(&format!("`{property}`")) && err.message().contains("too long"), "{name}: {}", err.message());
+            checked += 1;
+        }
+    }
+    assert!(checked > 30, "only {checked} string properties");
+    let whole = HOST.invoke(&conn, "search-devices", &json!({"query": "x".repeat(5 * 1024 * 1024)}).to_string()).await.unwrap();
+    assert!(whole.unwrap_err().message().contains("at most 4 MiB"));
+    assert!(sim.requests().is_empty(), "an oversized input reached the appliance");
+}
+
+#[tokio::test]
+async fn long_values_are_refused_by_their_field_limits_and_never_oversize_a_request() {
+    let (sim, conn) = simulator().await;
+    // Within the input limit, but longer than a request line an appliance accepts once encoded.
+    let long = "é".repeat(10 * 1024);
+    let mut refused = 0;
+    for action in actions().into_iter().filter(|a| a["read_only"] == true) {
+        let name = action["name"].as_str().unwrap();
+        for (property, definition) in action["input"]["properties"].as_object().into_iter().flatten() {
+            if !takes_string(definition) {
+                continue;
+            }
+            if let Err(e) = invoke(&conn, name, json!({ property.as_str(): long })).await {
+                assert_eq!(e.case(), "invalid-input", "{name}.{property}: {}", e.message());
+                refused += usize::from(e.message().starts_with(&format!("`{property}`")));
+            }
+        }
+    }
+    assert!(refused > 20, "only {refused} long values were refused naming their field");
+    for r in sim.requests() {
+        assert!(r.path_and_query.len() <= 8 * 1024, "{} bytes sent: {}", r.path_and_query.len(), &r.path_and_query[..80]);
+    }
+}
