@@ -259,7 +259,7 @@ pub(crate) fn instant(i: wt::Instant) -> Instant {
 
 impl generic::Guest for Component {
     fn describe() -> String {
-        crate::manifest::MANIFEST.to_owned()
+        crate::manifest::compact()
     }
 
     fn invoke(c: wt::Connection, action: String, input: String) -> Result<String, wt::Error> {
