@@ -48,6 +48,17 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// This policy with a connection's `max_attempts` and `max_retry_wait_seconds`, where set.
+    pub fn with_settings(mut self, settings: crate::connection::Settings) -> Self {
+        if let Some(attempts) = settings.max_attempts {
+            self.max_retries = u32::from(attempts.max(1)) - 1;
+        }
+        if let Some(wait) = settings.max_retry_wait_seconds {
+            self.max_total_wait = Duration::from_secs(wait.into());
+        }
+        self
+    }
+
     /// The wait before retry number `retry` (0 for the first retry): `base_delay * 2^retry`
     /// capped at `max_delay`, or the server's `Retry-After` when that is longer.
     pub fn backoff(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
@@ -93,9 +104,11 @@ pub struct Client<'a> {
 }
 
 impl<'a> Client<'a> {
-    /// A client that signs with the current UTC time and retries with [`RetryPolicy::default`].
+    /// A client that signs with the current UTC time (plus the connection's fixed clock offset)
+    /// and retries with [`RetryPolicy::default`] changed by the connection's settings.
     pub fn new(conn: Connection, transport: &'a dyn Transport) -> Self {
-        Client { conn, transport, clock: OffsetDateTime::now_utc, sleep: std::thread::sleep, policy: RetryPolicy::default() }
+        let policy = RetryPolicy::default().with_settings(conn.settings());
+        Client { conn, transport, clock: OffsetDateTime::now_utc, sleep: std::thread::sleep, policy }
     }
 
     /// Replaces the clock used for `DTAPI-Date` (tests pin it).
@@ -128,16 +141,19 @@ impl<'a> Client<'a> {
     /// final error says how many attempts were made. After an `API DATE ERROR` the request is
     /// signed again once with the time the appliance's `Date` header gives, whatever the method:
     /// the appliance refused it before acting on it, so sending it again cannot duplicate
-    /// anything. The offset applied is written to stderr, which the host captures.
+    /// anything. The offset applied is written to stderr, which the host captures. A
+    /// connection's fixed clock offset is added to every signing time first.
     pub fn send(&self, request: &ApiRequest) -> Result<Value> {
         request.check_size()?;
+        let fixed = time::Duration::seconds(self.conn.settings().clock_offset_seconds.unwrap_or(0).into());
         let mut attempts: u32 = 0;
         let mut retries: u32 = 0;
         let mut waited = Duration::ZERO;
+        // The correction measured from the appliance's Date header, on top of `fixed`.
         let mut offset: Option<time::Duration> = None;
         loop {
             attempts += 1;
-            let local_now = (self.clock)();
+            let local_now = (self.clock)() + fixed;
             let wire = request.sign(&self.conn, local_now + offset.unwrap_or(time::Duration::ZERO));
             let response = self.transport.send(&wire, self.policy.max_response_bytes)?;
             let error = match interpret(request, &response) {
@@ -145,8 +161,9 @@ impl<'a> Client<'a> {
                     if let Some(offset) = offset {
                         eprintln!(
                             "darktrace: the appliance clock differs from this machine's by {} s; the request was signed \
-                             again with the appliance's time and succeeded; fix time synchronisation (NTP)",
-                            offset.whole_seconds()
+                             again with the appliance's time and succeeded; fix time synchronisation (NTP){}",
+                            (offset + fixed).whole_seconds(),
+                            if fixed.is_zero() { String::new() } else { format!(" or the connection's clock_offset_seconds ({})", fixed.whole_seconds()) }
                         );
                     }
                     return Ok(value);
@@ -166,7 +183,7 @@ impl<'a> Client<'a> {
                     }
                 },
                 Error::ClockSkew(_) => {
-                    let measured = offset.map_or(0, time::Duration::whole_seconds);
+                    let measured = offset.map_or(0, |o| (o + fixed).whole_seconds());
                     return Err(Error::ClockSkew(format!(
                         "{}: the appliance rejected the request date (API DATE ERROR) even when signed with its own \
                          time; its Date header puts its clock {measured} s from this machine's: check time \
@@ -426,6 +443,7 @@ fn excerpt(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::connection::Settings;
 
     fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> Result<Value> {
         let resp = WireResponse {
@@ -629,6 +647,61 @@ mod tests {
         let err = out.unwrap_err();
         assert_eq!((err.case(), sent.len()), ("clock-skew", 2));
         assert!(err.message().contains("7200 s"), "{err}");
+    }
+
+    /// [`drive`] on a connection with `settings`.
+    fn drive_with(settings: Settings, request: ApiRequest, answers: Vec<WireResponse>) -> (Result<Value>, Vec<WireRequest>, Vec<Duration>) {
+        slept();
+        let script = Script::new(answers);
+        let conn = Connection::new("dt.example.com", "pub", "priv").unwrap().with_settings(settings).unwrap();
+        let out = Client::new(conn, &script).with_clock(fixed_now).with_sleep(record_sleep).send(&request);
+        let sent = script.sent.borrow().clone();
+        (out, sent, slept())
+    }
+
+    #[test]
+    fn a_fixed_clock_offset_signs_with_the_appliances_time_from_the_first_attempt() {
+        let settings = Settings { clock_offset_seconds: Some(7200), ..Settings::default() };
+        let (out, sent, _) = drive_with(settings, ApiRequest::get("/status"), vec![wire(200, &[], "{}")]);
+        assert!(out.is_ok());
+        assert!(sent[0].headers.contains(&("DTAPI-Date".into(), "20240115T123000".into())), "{:?}", sent[0].headers);
+    }
+
+    #[test]
+    fn a_wrong_fixed_offset_is_still_corrected_once_from_the_date_header() {
+        let settings = Settings { clock_offset_seconds: Some(3600), ..Settings::default() };
+        let date_error = wire(400, &[("Date", "Mon, 15 Jan 2024 12:30:00 GMT")], r#"{"error":"API DATE ERROR"}"#);
+        let (out, sent, _) = drive_with(settings, ApiRequest::get("/status"), vec![date_error, wire(200, &[], "{}")]);
+        assert!(out.is_ok(), "{out:?}");
+        assert!(sent[1].headers.contains(&("DTAPI-Date".into(), "20240115T123000".into())), "{:?}", sent[1].headers);
+    }
+
+    #[test]
+    fn max_attempts_and_retry_wait_come_from_the_connection() {
+        let once = Settings { max_attempts: Some(1), ..Settings::default() };
+        let (out, sent, waits) = drive_with(once, ApiRequest::get("/status"), vec![wire(503, &[], ""); 3]);
+        assert_eq!((sent.len(), waits.len()), (1, 0));
+        assert!(out.unwrap_err().message().contains("gave up after 1 attempt"));
+
+        let short = Settings { max_retry_wait_seconds: Some(3), ..Settings::default() };
+        let (out, sent, waits) = drive_with(short, ApiRequest::get("/status"), vec![wire(503, &[], ""); 5]);
+        assert_eq!((sent.len(), waits), (3, [1, 2].map(Duration::from_secs).to_vec()));
+        assert!(out.unwrap_err().message().contains("3 s retry budget"));
+    }
+
+    #[test]
+    fn settings_out_of_range_are_invalid_connection_naming_the_field() {
+        let conn = || Connection::new("dt.example.com", "pub", "priv").unwrap();
+        for (settings, field) in [
+            (Settings { max_attempts: Some(0), ..Settings::default() }, "max_attempts"),
+            (Settings { max_attempts: Some(11), ..Settings::default() }, "max_attempts"),
+            (Settings { max_retry_wait_seconds: Some(301), ..Settings::default() }, "max_retry_wait_seconds"),
+            (Settings { clock_offset_seconds: Some(-90_000), ..Settings::default() }, "clock_offset_seconds"),
+        ] {
+            let err = conn().with_settings(settings).unwrap_err();
+            assert_eq!(err.case(), "invalid-connection");
+            assert!(err.message().starts_with(field), "{err}");
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::fmt;
 
 use crate::error::{Error, Result};
 
-/// A checked connection: where the appliance is and the token pair.
+/// A checked connection: where the appliance is, the token pair and its [`Settings`].
 ///
 /// `Debug` never shows the private token.
 #[derive(Clone, PartialEq)]
@@ -13,6 +13,46 @@ pub struct Connection {
     authority: String,
     public_token: String,
     private_token: String,
+    settings: Settings,
+}
+
+/// Per-connection settings that most connections leave unset (the WIT `connection` record's
+/// optional fields).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Settings {
+    /// Seconds to add to this machine's clock when signing, for an appliance whose clock is
+    /// known to differ; positive when the appliance is ahead. -86400 to 86400.
+    pub clock_offset_seconds: Option<i32>,
+    /// Most sends of one request that fails with 429, 500, 502 or 503, the first included;
+    /// only requests safe to repeat are sent again. 1 to 10.
+    pub max_attempts: Option<u8>,
+    /// Most seconds spent waiting between the attempts of one request. 0 to 300.
+    pub max_retry_wait_seconds: Option<u16>,
+}
+
+impl Settings {
+    /// Refuses values outside their ranges, naming the field.
+    pub fn check(&self) -> Result<()> {
+        let out_of_range = |field: &str, value: i64, range: &str| {
+            Err(Error::InvalidConnection(format!("{field} is {value}; give a value from {range}, or leave it unset for the default")))
+        };
+        if let Some(v) = self.clock_offset_seconds
+            && !(-86_400..=86_400).contains(&v)
+        {
+            return out_of_range("clock_offset_seconds", v.into(), "-86400 to 86400 (one day)");
+        }
+        if let Some(v) = self.max_attempts
+            && !(1..=10).contains(&v)
+        {
+            return out_of_range("max_attempts", v.into(), "1 (no retry) to 10");
+        }
+        if let Some(v) = self.max_retry_wait_seconds
+            && v > 300
+        {
+            return out_of_range("max_retry_wait_seconds", v.into(), "0 to 300");
+        }
+        Ok(())
+    }
 }
 
 impl fmt::Debug for Connection {
@@ -21,6 +61,7 @@ impl fmt::Debug for Connection {
             .field("base_url", &self.base_url())
             .field("public_token", &self.public_token)
             .field("private_token", &"<redacted>")
+            .field("settings", &self.settings)
             .finish()
     }
 }
@@ -39,7 +80,20 @@ impl Connection {
             authority,
             public_token: public_token.to_owned(),
             private_token: private_token.to_owned(),
+            settings: Settings::default(),
         })
+    }
+
+    /// The same connection with `settings`, once they are checked.
+    pub fn with_settings(mut self, settings: Settings) -> Result<Self> {
+        settings.check()?;
+        self.settings = settings;
+        Ok(self)
+    }
+
+    /// The connection's settings.
+    pub fn settings(&self) -> Settings {
+        self.settings
     }
 
     /// `https` or `http`.

@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
 
 use crate::outbound::load_ca_file;
-use crate::runtime::{CallError, ConnectionParams, GuestError, Host, HostConfig, Limits};
+use crate::runtime::{CallError, ConnectionParams, GuestError, Host, HostConfig, Limits, Settings};
 use crate::simulator::{Simulator, SimulatorConfig};
 use crate::store::{Saved, Store, TestRecord};
 
@@ -64,6 +64,18 @@ struct Cli {
     /// File holding the private API token (alternative to DARKTRACE_PRIVATE_TOKEN).
     #[arg(long, value_name = "FILE")]
     private_token_file: Option<PathBuf>,
+    /// Seconds to add to this machine's clock when signing, for an appliance whose clock is
+    /// known to differ (positive when it is ahead). Without it an API DATE ERROR is still
+    /// corrected once from the appliance's Date header.
+    #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
+    clock_offset: Option<i32>,
+    /// Most sends of a request that fails with 429, 500, 502 or 503, the first included
+    /// (1 = no retry; default 4). Only requests safe to repeat are sent again.
+    #[arg(long, value_name = "N")]
+    max_attempts: Option<u8>,
+    /// Most seconds spent waiting between the attempts of one request (default 20).
+    #[arg(long, value_name = "SECS")]
+    max_retry_wait: Option<u16>,
     /// Use this saved connection (see `connections`).
     #[arg(long, value_name = "NAME", conflicts_with_all = ["api_address", "public_token", "private_token_file"])]
     connection: Option<String>,
@@ -386,10 +398,21 @@ fn read_input(input: Option<&str>, file: Option<&PathBuf>) -> Result<String, Fai
     }
 }
 
+/// `base` with the settings given on the command line in place of its own.
+fn settings_over(cli: &Cli, base: Settings) -> Settings {
+    Settings {
+        clock_offset_seconds: cli.clock_offset.or(base.clock_offset_seconds),
+        max_attempts: cli.max_attempts.or(base.max_attempts),
+        max_retry_wait_seconds: cli.max_retry_wait.or(base.max_retry_wait_seconds),
+    }
+}
+
 /// The connection from a saved name, flags and environment, or `None` when nothing was given.
 fn connection_from(cli: &Cli) -> Result<Option<ConnectionParams>, Failure> {
     if let Some(name) = &cli.connection {
-        return Ok(Some(store(cli)?.get(name)?.params()));
+        let mut params = store(cli)?.get(name)?.params();
+        params.settings = settings_over(cli, params.settings);
+        return Ok(Some(params));
     }
     let private_token = match (&cli.private_token_file, std::env::var(PRIVATE_TOKEN_ENV).ok()) {
         (Some(path), _) => Some(
@@ -406,6 +429,7 @@ fn connection_from(cli: &Cli) -> Result<Option<ConnectionParams>, Failure> {
             api_address: api_address.clone(),
             public_token: public_token.clone(),
             private_token,
+            settings: settings_over(cli, Settings::default()),
         })),
         (address, public, private) => {
             let mut missing = Vec::new();
@@ -436,7 +460,12 @@ async fn connect(cli: &Cli) -> Result<(ConnectionParams, Option<Simulator>), Fai
             let private_token = config.private_token.clone();
             let sim = Simulator::start(config).await.context("starting the embedded simulator")?;
             eprintln!("host-test: no connection given; using the embedded Darktrace simulator at {}", sim.url());
-            let conn = ConnectionParams { api_address: sim.url(), public_token: sim.public_token().to_owned(), private_token };
+            let conn = ConnectionParams {
+                api_address: sim.url(),
+                public_token: sim.public_token().to_owned(),
+                private_token,
+                settings: settings_over(cli, Settings::default()),
+            };
             Ok((conn, Some(sim)))
         }
     }
@@ -469,7 +498,12 @@ async fn conformance(cli: &Cli, host: &Host, suite_file: Option<&PathBuf>) -> Re
 
 async fn invoke(cli: &Cli, host: &Host, action: &str, input: String) -> Result<(), Failure> {
     let (conn, _simulator) = connect(cli).await?;
-    match host.invoke(&conn, action, &input).await? {
+    let (result, report) = host.invoke_with_policy(&conn, conn.policy(), action, &input).await?;
+    // The connector's notes (such as a clock offset it corrected) are for the operator.
+    for line in report.stderr.lines().filter(|l| !l.trim().is_empty()) {
+        eprintln!("{line}");
+    }
+    match result {
         Ok(output) => {
             let value: Value = serde_json::from_str(&output).context("the component returned invalid JSON")?;
             print_json(&value);
@@ -577,7 +611,12 @@ async fn connections(cli: &Cli, command: &ConnectionsCommand) -> Result<(), Fail
                 return Err(Failure::Usage(format!("a connection named `{name}` already exists; names are fixed: remove it first or pick another name")));
             }
             let private_token = read_private_token(private_token_file.as_ref())?;
-            let params = ConnectionParams { api_address: api_address.clone(), public_token: public_token.clone(), private_token };
+            let params = ConnectionParams {
+                api_address: api_address.clone(),
+                public_token: public_token.clone(),
+                private_token,
+                settings: settings_over(cli, Settings::default()),
+            };
             let mut saved = Saved {
                 name: name.clone(),
                 api_address: params.api_address.clone(),
@@ -585,6 +624,9 @@ async fn connections(cli: &Cli, command: &ConnectionsCommand) -> Result<(), Fail
                 private_token: params.private_token.clone(),
                 ca_cert: ca_cert.clone(),
                 pins,
+                clock_offset_seconds: params.settings.clock_offset_seconds,
+                max_attempts: params.settings.max_attempts,
+                max_retry_wait_seconds: params.settings.max_retry_wait_seconds,
                 created: crate::store::now(),
                 expires: expires.clone(),
                 last_used: None,
@@ -639,7 +681,7 @@ async fn connections(cli: &Cli, command: &ConnectionsCommand) -> Result<(), Fail
         ConnectionsCommand::Rotate { name, public_token, private_token_file } => {
             let saved = store.get(name)?;
             let private_token = read_private_token(private_token_file.as_ref())?;
-            let params = ConnectionParams { api_address: saved.api_address.clone(), public_token: public_token.clone(), private_token };
+            let params = ConnectionParams { public_token: public_token.clone(), private_token, ..saved.params() };
             let (outcome, identity) = test_with(cli, Trust::of(&saved), &params).await?;
             let record = test_record(&outcome);
             if let Err(error) = outcome {

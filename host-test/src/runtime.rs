@@ -79,8 +79,10 @@ pub struct HostConfig {
     pub max_instances: Option<u32>,
 }
 
+pub use darktrace_connector::connection::Settings;
+
 /// Connection parameters as the user gives them. `Debug` never shows the private token.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct ConnectionParams {
     /// API address.
     pub api_address: String,
@@ -88,6 +90,8 @@ pub struct ConnectionParams {
     pub public_token: String,
     /// Private token.
     pub private_token: String,
+    /// Clock offset and retry settings; all unset by default.
+    pub settings: Settings,
 }
 
 impl std::fmt::Debug for ConnectionParams {
@@ -96,6 +100,7 @@ impl std::fmt::Debug for ConnectionParams {
             .field("api_address", &self.api_address)
             .field("public_token", &self.public_token)
             .field("private_token", &"<redacted>")
+            .field("settings", &self.settings)
             .finish()
     }
 }
@@ -107,6 +112,9 @@ impl ConnectionParams {
             api_address: self.api_address.clone(),
             public_token: self.public_token.clone(),
             private_token: self.private_token.clone(),
+            clock_offset_seconds: self.settings.clock_offset_seconds,
+            max_attempts: self.settings.max_attempts,
+            max_retry_wait_seconds: self.settings.max_retry_wait_seconds,
         }
     }
 

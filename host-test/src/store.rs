@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::runtime::ConnectionParams;
+use crate::runtime::{ConnectionParams, Settings};
 
 /// Environment variable naming the store file (tests and multi-profile setups).
 pub const STORE_ENV: &str = "DARKTRACE_CONNECTIONS_FILE";
@@ -42,6 +42,15 @@ pub struct Saved {
     /// SHA-256 fingerprints of the appliance certificate to accept (pinning), `AB:CD:...`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pins: Vec<String>,
+    /// Seconds added to this machine's clock when signing (see the WIT `connection` record).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_offset_seconds: Option<i32>,
+    /// Most sends of a request that failed with 429 or 5xx.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u8>,
+    /// Most seconds waited between the attempts of one request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_retry_wait_seconds: Option<u16>,
     /// When it was created, RFC 3339.
     pub created: String,
     /// Last day it may be used (inclusive, UTC), `YYYY-MM-DD`.
@@ -91,7 +100,16 @@ pub fn now() -> String {
 impl Saved {
     /// The parameters for a call.
     pub fn params(&self) -> ConnectionParams {
-        ConnectionParams { api_address: self.api_address.clone(), public_token: self.public_token.clone(), private_token: self.private_token.clone() }
+        ConnectionParams {
+            api_address: self.api_address.clone(),
+            public_token: self.public_token.clone(),
+            private_token: self.private_token.clone(),
+            settings: Settings {
+                clock_offset_seconds: self.clock_offset_seconds,
+                max_attempts: self.max_attempts,
+                max_retry_wait_seconds: self.max_retry_wait_seconds,
+            },
+        }
     }
 
     /// Refuses a connection past its expiry day.
@@ -117,6 +135,9 @@ impl Saved {
             "public_token": shorten(&self.public_token),
             "ca_cert": self.ca_cert,
             "pins": self.pins,
+            "clock_offset_seconds": self.clock_offset_seconds,
+            "max_attempts": self.max_attempts,
+            "max_retry_wait_seconds": self.max_retry_wait_seconds,
             "created": self.created,
             "expires": self.expires,
             "last_used": self.last_used,
@@ -301,6 +322,9 @@ mod tests {
             private_token: "secret-private-token".into(),
             ca_cert: None,
             pins: Vec::new(),
+            clock_offset_seconds: None,
+            max_attempts: None,
+            max_retry_wait_seconds: None,
             created: now(),
             expires: None,
             last_used: None,

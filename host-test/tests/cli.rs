@@ -241,6 +241,9 @@ fn the_store_keeps_every_connection_field_of_the_manifest() {
         private_token: "s".into(),
         ca_cert: None,
         pins: Vec::new(),
+        clock_offset_seconds: Some(0),
+        max_attempts: Some(1),
+        max_retry_wait_seconds: Some(0),
         created: "c".into(),
         expires: None,
         last_used: None,
@@ -349,4 +352,34 @@ fn the_tls_simulator_prints_its_fingerprint_and_writes_its_certificate() {
     use rustls_pki_types::pem::PemObject as _;
     let der = rustls_pki_types::CertificateDer::from_pem_slice(&pem).expect("a PEM certificate");
     assert_eq!(sha256, host_test::outbound::tls::format_fingerprint(&host_test::outbound::tls::fingerprint(&der)));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_corrected_clock_offset_is_reported_and_a_fixed_one_needs_no_correction() {
+    let sim = Simulator::start(SimulatorConfig { private_token: SECRET.into(), clock_offset_secs: 7200, ..Default::default() }).await.unwrap();
+    let (url, public) = (sim.url(), sim.public_token().to_owned());
+    let (measured, fixed) = tokio::task::spawn_blocking(move || {
+        let env = [("DARKTRACE_API_ADDRESS", url.as_str()), ("DARKTRACE_PUBLIC_TOKEN", public.as_str()), ("DARKTRACE_PRIVATE_TOKEN", SECRET)];
+        (host_test(&["run", "get-status"], &env), host_test(&["--clock-offset", "7200", "run", "get-status"], &env))
+    })
+    .await
+    .unwrap();
+    let (_, stderr) = text(&measured);
+    assert!(measured.status.success(), "{stderr}");
+    assert!(stderr.contains("clock differs from this machine's by 7199 s") || stderr.contains("by 7200 s"), "{stderr}");
+    let (_, stderr) = text(&fixed);
+    assert!(fixed.status.success(), "{stderr}");
+    assert!(!stderr.contains("clock differs"), "{stderr}");
+    let statuses: Vec<u16> = sim.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [400, 200, 200], "one date error for the first run, none for the second");
+}
+
+#[test]
+fn an_out_of_range_retry_setting_is_invalid_connection() {
+    let out = host_test(&["--max-attempts", "0", "run", "get-status"], &[]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1));
+    let err: serde_json::Value = serde_json::from_str(stderr.lines().last().unwrap()).unwrap();
+    assert_eq!(err["error"], "invalid-connection", "{stderr}");
+    assert!(err["message"].as_str().unwrap().starts_with("max_attempts"), "{stderr}");
 }

@@ -223,7 +223,12 @@ fn error_code(at: &str, code: &bindings::wasi::http::types::ErrorCode) -> Error 
 }
 
 pub(crate) fn connection(c: wt::Connection) -> Result<Connection> {
-    Connection::new(&c.api_address, &c.public_token, &c.private_token)
+    let settings = crate::connection::Settings {
+        clock_offset_seconds: c.clock_offset_seconds,
+        max_attempts: c.max_attempts,
+        max_retry_wait_seconds: c.max_retry_wait_seconds,
+    };
+    Connection::new(&c.api_address, &c.public_token, &c.private_token)?.with_settings(settings)
 }
 
 /// Runs a typed action and converts its result and error for the WIT boundary.

@@ -58,7 +58,7 @@ async fn start(breach_count: usize) -> anyhow::Result<(Simulator, ConnectionPara
     let config = SimulatorConfig { breaches: breach_count, ..SimulatorConfig::default() };
     let private_token = config.private_token.clone();
     let sim = Simulator::start(config).await?;
-    let conn = ConnectionParams { api_address: sim.url(), public_token: sim.public_token().to_owned(), private_token };
+    let conn = ConnectionParams { api_address: sim.url(), public_token: sim.public_token().to_owned(), private_token, ..Default::default() };
     Ok((sim, conn))
 }
 

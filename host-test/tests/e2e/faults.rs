@@ -159,6 +159,53 @@ async fn a_clock_two_hours_off_is_corrected_from_the_date_header_and_reported() 
 }
 
 #[tokio::test]
+async fn a_connections_fixed_clock_offset_signs_right_the_first_time() {
+    let (sim, mut conn) = simulator_with(SimulatorConfig { clock_offset_secs: 7200, ..Default::default() }).await;
+    conn.settings.clock_offset_seconds = Some(7200);
+    let (out, report) = HOST.invoke_with_policy(&conn, conn.policy(), "test-connection", "{}").await.expect("no trap");
+    assert!(out.is_ok(), "{out:?}");
+    let statuses: Vec<u16> = sim.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [200], "no API DATE ERROR round trip");
+    assert!(report.stderr.is_empty(), "nothing to report: {}", report.stderr);
+}
+
+#[tokio::test]
+async fn a_connection_with_one_attempt_sends_a_failing_get_once() {
+    let (sim, mut conn) = faulty(Fault::Status { status: 503, retry_after_secs: None, times: None }).await;
+    conn.settings.max_attempts = Some(1);
+    let err = invoke(&conn, "get-status", json!({})).await.unwrap_err();
+    assert_eq!(err.case(), "upstream");
+    assert!(err.message().contains("gave up after 1 attempt"), "{}", err.message());
+    assert_eq!(api_requests(&sim), 1);
+}
+
+#[tokio::test]
+async fn a_connection_with_no_retry_wait_gives_up_instead_of_waiting() {
+    let (sim, mut conn) = faulty(Fault::Status { status: 503, retry_after_secs: None, times: None }).await;
+    conn.settings.max_retry_wait_seconds = Some(0);
+    let started = Clock::now();
+    let err = invoke(&conn, "get-status", json!({})).await.unwrap_err();
+    assert!(err.message().contains("0 s retry budget"), "{}", err.message());
+    assert_eq!(api_requests(&sim), 1);
+    assert!(started.elapsed() < Duration::from_secs(1), "waited {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn connection_settings_out_of_range_are_invalid_connection_and_send_nothing() {
+    let (sim, conn) = simulator().await;
+    for (settings, field) in [
+        (Settings { max_attempts: Some(0), ..Settings::default() }, "max_attempts"),
+        (Settings { max_retry_wait_seconds: Some(3600), ..Settings::default() }, "max_retry_wait_seconds"),
+        (Settings { clock_offset_seconds: Some(i32::MIN), ..Settings::default() }, "clock_offset_seconds"),
+    ] {
+        let err = invoke(&ConnectionParams { settings, ..conn.clone() }, "get-status", json!({})).await.unwrap_err();
+        assert_eq!(err.case(), "invalid-connection");
+        assert!(err.message().starts_with(field), "{}", err.message());
+    }
+    assert!(sim.requests().is_empty());
+}
+
+#[tokio::test]
 async fn a_date_error_without_a_usable_date_header_is_clock_skew() {
     let (sim, conn) = simulator_with(SimulatorConfig {
         clock_offset_secs: -7200,

@@ -40,7 +40,7 @@ async fn requests_outside_the_policy_are_denied_by_the_host() {
 async fn unreachable_appliance_is_a_transport_error() {
     // Bind then drop a listener to get a port nothing listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let conn = ConnectionParams { api_address: format!("http://127.0.0.1:{port}"), public_token: "p".into(), private_token: "s".into() };
+    let conn = ConnectionParams { api_address: format!("http://127.0.0.1:{port}"), public_token: "p".into(), private_token: "s".into(), ..Default::default() };
     let err = invoke(&conn, "test-connection", json!({})).await.unwrap_err();
     assert_eq!(err.case(), "transport");
     assert!(err.message().contains("refused"), "{}", err.message());

@@ -40,7 +40,7 @@ fn hostile_host(max_instances: Option<u32>) -> Host {
 static HOSTILE: LazyLock<Host> = LazyLock::new(|| hostile_host(None));
 
 fn conn_to(api_address: String) -> ConnectionParams {
-    ConnectionParams { api_address, public_token: "public".into(), private_token: "private-hostile-test".into() }
+    ConnectionParams { api_address, public_token: "public".into(), private_token: "private-hostile-test".into(), ..Default::default() }
 }
 
 async fn misbehave(action: &str, input: &str) -> CallError {

@@ -5,7 +5,7 @@ pub use std::path::Path;
 pub use std::sync::LazyLock;
 
 pub use host_test::outbound::{Destination, Policy};
-pub use host_test::runtime::{ConnectionParams, GuestError, Host, HostConfig, Instant, devices, model_breaches, polling};
+pub use host_test::runtime::{ConnectionParams, GuestError, Host, HostConfig, Instant, Settings, devices, model_breaches, polling};
 pub use host_test::simulator::{Simulator, SimulatorConfig};
 pub use serde_json::{Value, json};
 
@@ -23,7 +23,7 @@ pub async fn simulator() -> (Simulator, ConnectionParams) {
 pub async fn simulator_with(config: SimulatorConfig) -> (Simulator, ConnectionParams) {
     let private_token = config.private_token.clone();
     let sim = Simulator::start(config).await.expect("start the simulator");
-    let conn = ConnectionParams { api_address: sim.url(), public_token: sim.public_token().to_owned(), private_token };
+    let conn = ConnectionParams { api_address: sim.url(), public_token: sim.public_token().to_owned(), private_token, ..Default::default() };
     (sim, conn)
 }
 
