@@ -9,7 +9,7 @@ use super::{Input, confirm_success};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::ApiRequest;
-use crate::shape::{Obj, one_or_many, wrong};
+use crate::shape::{Obj, one_or_many, sort_stable, wrong};
 use crate::times::{Instant, iso_from_ms, window};
 
 family_actions! {
@@ -404,7 +404,7 @@ pub fn list_ai_analyst_incidents(client: &Client, filter: IncidentFilter) -> Res
         .map(|(i, v)| incident_from(client, v, &format!("incidentevents[{i}]")))
         .collect::<Result<Vec<_>>>()?;
     // No documented order, and appliances have been seen to repeat an event.
-    events.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    sort_stable(&mut events, |a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
     events.dedup_by(|a, b| a.id == b.id);
     Ok(events)
 }
@@ -441,7 +441,7 @@ pub fn list_ai_analyst_groups(client: &Client, filter: GroupFilter) -> Result<Ve
         .enumerate()
         .map(|(i, v)| group_from(client, v, &format!("groups[{i}]")))
         .collect::<Result<Vec<_>>>()?;
-    groups.sort_by(|a, b| (a.start, &a.id).cmp(&(b.start, &b.id)));
+    sort_stable(&mut groups, |a, b| (a.start, &a.id).cmp(&(b.start, &b.id)));
     groups.dedup_by(|a, b| a.id == b.id);
     Ok(groups)
 }
@@ -535,7 +535,7 @@ pub fn list_ai_analyst_comments(client: &Client, input: IncidentIdInput) -> Resu
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    comments.sort_by_key(|c| c.time);
+    sort_stable(&mut comments, |a, b| a.time.cmp(&b.time));
     Ok(comments)
 }
 

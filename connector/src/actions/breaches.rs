@@ -8,7 +8,7 @@ use super::{Input, PbidInput, confirm_success};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::ApiRequest;
-use crate::shape::{Obj, into_items};
+use crate::shape::{Obj, into_items, sort_stable};
 use crate::times::{Instant, iso_from_ms, now_ms, window};
 
 family_actions! {
@@ -197,7 +197,7 @@ pub fn list_model_breaches(client: &Client, filter: BreachFilter) -> Result<Vec<
         .map(|(i, v)| breach_from(client, v, &format!("modelbreaches[{i}]")))
         .collect::<Result<Vec<_>>>()?;
     // The API documents no order; playbooks and pollers want oldest first and no repeats.
-    breaches.sort_by_key(|b| (b.creation_time, b.pbid));
+    sort_stable(&mut breaches, |a, b| (a.creation_time, a.pbid).cmp(&(b.creation_time, b.pbid)));
     breaches.dedup_by_key(|b| b.pbid);
     Ok(breaches)
 }
@@ -263,7 +263,7 @@ pub fn list_model_breach_comments(client: &Client, input: PbidInput) -> Result<V
         .enumerate()
         .map(|(i, v)| comment_from(input.pbid, v, &format!("comments[{i}]")))
         .collect::<Result<Vec<_>>>()?;
-    comments.sort_by_key(|c| c.time);
+    sort_stable(&mut comments, |a, b| a.time.cmp(&b.time));
     Ok(comments)
 }
 
@@ -495,7 +495,7 @@ pub fn get_model_breach_connections(client: &Client, input: ConnectionsQuery) ->
         return Err(Error::NotFound(format!("model breach {} has no record on the appliance; check the pbid", input.pbid)));
     }
     // The guide calls `/details` time-sorted without saying which way; sort so callers need not care.
-    events.sort_by_key(|e| e.time.unwrap_or(i64::MIN));
+    sort_stable(&mut events, |a, b| a.time.unwrap_or(i64::MIN).cmp(&b.time.unwrap_or(i64::MIN)));
     Ok(BreachConnections { pbid: input.pbid, breach, events })
 }
 
@@ -519,7 +519,7 @@ pub fn list_comments(client: &Client, filter: CommentFilter) -> Result<Vec<Breac
         })
         .collect::<Result<Vec<_>>>()?;
     // The appliance lists newest first; every other list here is oldest first.
-    comments.sort_by_key(|c| (c.time, c.pbid));
+    sort_stable(&mut comments, |a, b| (a.time, a.pbid).cmp(&(b.time, b.pbid)));
     Ok(comments)
 }
 

@@ -9,7 +9,7 @@ use super::{DidInput, Input, confirm_success};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::ApiRequest;
-use crate::shape::{Obj, array, one_or_many, wrong};
+use crate::shape::{Obj, array, one_or_many, sort_stable, wrong};
 use crate::times::{Instant, iso_from_ms, window};
 
 family_actions! {
@@ -296,7 +296,7 @@ pub fn list_devices(client: &Client, filter: DeviceListFilter) -> Result<Vec<Dev
         .enumerate()
         .map(|(i, v)| device_from(v, &format!("devices[{i}]")))
         .collect::<Result<Vec<_>>>()?;
-    devices.sort_by_key(|d| d.did);
+    sort_stable(&mut devices, |a, b| a.did.cmp(&b.did));
     Ok(devices)
 }
 
@@ -417,7 +417,7 @@ pub fn list_similar_devices(client: &Client, input: SimilarInput) -> Result<Vec<
             Ok(SimilarDevice { score, device: device_from(v, &path)? })
         })
         .collect::<Result<Vec<_>>>()?;
-    similar.sort_by(|a, b| b.score.total_cmp(&a.score));
+    sort_stable(&mut similar, |a, b| b.score.total_cmp(&a.score));
     Ok(similar)
 }
 
@@ -794,7 +794,7 @@ pub fn list_device_events(client: &Client, input: DeviceEventQuery) -> Result<Ve
         .map(|(i, v)| event_from(v, &format!("details[{i}]")))
         .collect::<Result<Vec<_>>>()?;
     // The guide calls `/details` time-sorted without saying which way.
-    events.sort_by_key(|e| e.time);
+    sort_stable(&mut events, |a, b| a.time.cmp(&b.time));
     Ok(events)
 }
 

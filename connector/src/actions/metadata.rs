@@ -12,7 +12,7 @@ use super::Input;
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::ApiRequest;
-use crate::shape::{Obj, one_or_many, wrong};
+use crate::shape::{Obj, one_or_many, sort_stable, wrong};
 use crate::times::{Instant, iso_from_ms, now_ms, window};
 
 family_actions! {
@@ -287,7 +287,7 @@ pub fn list_models(client: &Client, _: super::NoInput) -> Result<Vec<Model>> {
         .filter(|(_, v)| v.as_object().is_none_or(|o| !o.is_empty()))
         .map(|(i, v)| model_from(v, &format!("models[{i}]")))
         .collect::<Result<Vec<_>>>()?;
-    models.sort_by_key(|m| m.pid);
+    sort_stable(&mut models, |a, b| a.pid.cmp(&b.pid));
     Ok(models)
 }
 
@@ -682,7 +682,7 @@ pub fn list_subnets(client: &Client, input: SubnetFilter) -> Result<Vec<Subnet>>
         .filter(|(_, v)| v.as_object().is_none_or(|o| !o.is_empty()))
         .map(|(i, v)| subnet_from(v, &format!("subnets[{i}]")))
         .collect::<Result<Vec<_>>>()?;
-    subnets.sort_by_key(|s| s.sid);
+    sort_stable(&mut subnets, |a, b| a.sid.cmp(&b.sid));
     Ok(subnets)
 }
 

@@ -10,7 +10,7 @@ use super::{Input, confirm_success};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::ApiRequest;
-use crate::shape::{Obj, wrong};
+use crate::shape::{Obj, sort_stable, wrong};
 use crate::times::{Instant, iso_from_ms, window};
 
 family_actions! {
@@ -333,7 +333,7 @@ pub fn list_respond_actions(client: &Client, filter: RespondFilter) -> Result<Re
     let answer = client.send(&request)?;
     let mut list = parse_action_list(&answer)?;
     // The API documents no order; playbooks want a stable one.
-    list.actions.sort_by_key(|a| (a.start.unwrap_or(i64::MIN), a.codeid));
+    sort_stable(&mut list.actions, |a, b| (a.start.unwrap_or(i64::MIN), a.codeid).cmp(&(b.start.unwrap_or(i64::MIN), b.codeid)));
     Ok(list)
 }
 

@@ -8,7 +8,7 @@ use super::{DidInput, Input, confirm_success};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::{ApiRequest, Method};
-use crate::shape::{Obj, one_or_many};
+use crate::shape::{Obj, one_or_many, sort_stable};
 use crate::times::iso_from_ms;
 
 family_actions! {
@@ -218,7 +218,7 @@ pub fn list_tagged_devices(client: &Client, input: TagInput) -> Result<TaggedDev
         Some((items, at)) => items.iter().enumerate().map(|(i, v)| device_from(v, &format!("{at}[{i}]"))).collect::<Result<Vec<_>>>()?,
         None => Vec::new(),
     };
-    devices.sort_by_key(|d| d.did);
+    sort_stable(&mut devices, |a, b| a.did.cmp(&b.did));
     Ok(TaggedDevices { tag, entities, devices })
 }
 
