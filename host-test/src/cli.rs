@@ -55,6 +55,10 @@ struct Cli {
     /// Memory an action may use, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     memory: usize,
+    /// Largest answer body the host passes to the component, in MiB (default: a quarter of
+    /// --memory); a larger answer ends as a `transport` error naming the limit.
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=4096))]
+    max_response: Option<u64>,
     /// The appliance's API address: host, host:port or https://host[:port].
     #[arg(long, env = "DARKTRACE_API_ADDRESS", value_name = "URL")]
     api_address: Option<String>,
@@ -376,7 +380,14 @@ fn load_host(cli: &Cli, trust: Trust<'_>) -> Result<Host, Failure> {
         max_instances: Some(cli.max_instances),
     };
     let path = cli.component.clone().unwrap_or_else(|| PathBuf::from(crate::CONNECTOR_WASM));
-    Ok(Host::load(&path, config)?)
+    let host = Host::load(&path, config)?;
+    Ok(match cli.max_response {
+        Some(mib) => {
+            let limits = crate::outbound::ResponseLimits { max_body_bytes: Some(mib * 1024 * 1024), ..host.response_limits() };
+            host.with_response_limits(limits)
+        }
+        None => host,
+    })
 }
 
 async fn manifest(host: &Host) -> Result<Value, Failure> {

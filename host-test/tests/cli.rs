@@ -383,3 +383,20 @@ fn an_out_of_range_retry_setting_is_invalid_connection() {
     assert_eq!(err["error"], "invalid-connection", "{stderr}");
     assert!(err["message"].as_str().unwrap().starts_with("max_attempts"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_answer_over_max_response_is_a_transport_error_naming_the_limit() {
+    let sim = Simulator::start(SimulatorConfig { private_token: SECRET.into(), breaches: 3000, ..Default::default() }).await.unwrap();
+    let (url, public) = (sim.url(), sim.public_token().to_owned());
+    let out = tokio::task::spawn_blocking(move || {
+        let env = [("DARKTRACE_API_ADDRESS", url.as_str()), ("DARKTRACE_PUBLIC_TOKEN", public.as_str()), ("DARKTRACE_PRIVATE_TOKEN", SECRET)];
+        host_test(&["--max-response", "1", "run", "list-model-breaches", "--input", r#"{"start": 946684800000, "end": 7258118400000, "include_acknowledged": true, "minimal": false}"#], &env)
+    })
+    .await
+    .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let err: serde_json::Value = serde_json::from_str(stderr.lines().last().unwrap()).unwrap();
+    assert_eq!(err["error"], "transport", "{stderr}");
+    assert!(err["message"].as_str().unwrap().contains("1048576"), "{stderr}");
+}
