@@ -16,6 +16,7 @@ macro_rules! family_actions {
 pub mod ai_analyst;
 pub mod breaches;
 pub mod devices;
+mod input;
 pub mod intel;
 pub mod metadata;
 pub mod poll;
@@ -115,6 +116,11 @@ pub fn invoke(conn: Result<Connection>, transport: &dyn Transport, action: &str,
 
 /// Deserialises an action input, naming the offending field on error.
 pub fn parse_input<I: DeserializeOwned>(input: Value) -> Result<I> {
+    input::from_value(checked_input(input)?)
+}
+
+/// The checks before deserialising, kept out of the generic `parse_input` so they are compiled once.
+fn checked_input(input: Value) -> Result<Value> {
     let input = if input.is_null() { Value::Object(Default::default()) } else { input };
     if !input.is_object() {
         return Err(Error::InvalidInput("the input must be a JSON object, e.g. {\"pbid\": 123}".into()));
@@ -125,15 +131,7 @@ pub fn parse_input<I: DeserializeOwned>(input: Value) -> Result<I> {
             MAX_INPUT_STRING_BYTES / 1024
         )));
     }
-    serde_path_to_error::deserialize(input).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner().to_string();
-        if path == "." {
-            Error::InvalidInput(format!("{inner}"))
-        } else {
-            Error::InvalidInput(format!("`{path}`: {inner}"))
-        }
-    })
+    Ok(input)
 }
 
 /// The path (`a.b[2]`, as in other input errors) and length of the first string in `value` longer
