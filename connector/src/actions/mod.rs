@@ -57,8 +57,14 @@ pub fn run<I: Input, O>(
     f: fn(&Client, I) -> Result<O>,
 ) -> Result<O> {
     input.validate()?;
-    let client = Client::new(conn?, transport);
-    f(&client, input)
+    f(&client(conn, transport)?, input)
+}
+
+/// The client for an action whose input passed its checks; kept out of the generic `run` so it
+/// is compiled once.
+#[inline(never)]
+fn client(conn: Result<Connection>, transport: &dyn Transport) -> Result<Client<'_>> {
+    Ok(Client::new(conn?, transport))
 }
 
 /// One entry of the action table.
@@ -78,7 +84,7 @@ fn json_action<I: Input, O: Serialize>(
     let input = parse_input(input)?;
     let output = run(conn, transport, input, f)?;
     // Straight to text: a big pull would otherwise hold a second full JSON tree in memory.
-    serde_json::to_string(&output).map_err(|e| Error::Other(format!("could not encode the result as JSON: {e}")))
+    serde_json::to_string(&output).map_err(encode_error)
 }
 
 /// Largest input document `invoke` takes: room for thousands of watched domains, far below what
@@ -86,6 +92,11 @@ fn json_action<I: Input, O: Serialize>(
 pub const MAX_INPUT_BYTES: usize = 4 * 1024 * 1024;
 /// Longest string an input value may be: far above any real id, name, comment or query.
 pub const MAX_INPUT_STRING_BYTES: usize = 64 * 1024;
+
+/// The error for a result serde_json cannot encode; out of line so `json_action` copies stay small.
+fn encode_error(e: serde_json::Error) -> Error {
+    Error::Other(format!("could not encode the result as JSON: {e}"))
+}
 
 /// Runs the action called `action` with JSON `input` text and returns JSON text.
 pub fn invoke(conn: Result<Connection>, transport: &dyn Transport, action: &str, input: &str) -> Result<String> {

@@ -222,6 +222,8 @@ fn error_code(at: &str, code: &bindings::wasi::http::types::ErrorCode) -> Error 
     }
 }
 
+// This and `wit_error` serve all 55 typed exports: one copy each, not one inlined into every export.
+#[inline(never)]
 pub(crate) fn connection(c: wt::Connection) -> Result<Connection> {
     let settings = crate::connection::Settings {
         clock_offset_seconds: c.clock_offset_seconds,
@@ -236,6 +238,7 @@ pub(crate) fn run<I: actions::Input, O, W>(c: wt::Connection, input: I, f: fn(&c
     actions::run(connection(c), &WasiHttp, input, f).map(out).map_err(wit_error)
 }
 
+#[inline(never)]
 fn wit_error(e: Error) -> wt::Error {
     match e {
         Error::InvalidInput(m) => wt::Error::InvalidInput(m),
