@@ -93,6 +93,21 @@ fn apply_order<T>(items: &mut [T], mut order: Vec<usize>) {
     }
 }
 
+/// `collect::<Result<Vec<_>>>()` as one plain loop: the same items in the same order, stopping
+/// at the first error, without the standard adapters' code for every item type.
+pub trait TryVec<T>: Iterator<Item = Result<T>> + Sized {
+    /// The items, or the first error.
+    fn try_vec(self) -> Result<Vec<T>> {
+        let mut out = Vec::with_capacity(self.size_hint().0);
+        for item in self {
+            out.push(item?);
+        }
+        Ok(out)
+    }
+}
+
+impl<T, I: Iterator<Item = Result<T>>> TryVec<T> for I {}
+
 impl<'a> Obj<'a> {
     /// Reads `v` as an object found at `path`.
     pub fn new(v: &'a Value, path: impl Into<String>) -> Result<Self> {

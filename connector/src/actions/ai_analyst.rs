@@ -9,7 +9,7 @@ use super::{Input, confirm_success};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::ApiRequest;
-use crate::shape::{Obj, one_or_many, sort_stable, wrong};
+use crate::shape::{Obj, TryVec, one_or_many, sort_stable, wrong};
 use crate::times::{Instant, iso_from_ms, window};
 
 family_actions! {
@@ -402,7 +402,7 @@ pub fn list_ai_analyst_incidents(client: &Client, filter: IncidentFilter) -> Res
         .into_iter()
         .enumerate()
         .map(|(i, v)| incident_from(client, v, &format!("incidentevents[{i}]")))
-        .collect::<Result<Vec<_>>>()?;
+        .try_vec()?;
     // No documented order, and appliances have been seen to repeat an event.
     sort_stable(&mut events, |a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
     events.dedup_by(|a, b| a.id == b.id);
@@ -440,7 +440,7 @@ pub fn list_ai_analyst_groups(client: &Client, filter: GroupFilter) -> Result<Ve
         .into_iter()
         .enumerate()
         .map(|(i, v)| group_from(client, v, &format!("groups[{i}]")))
-        .collect::<Result<Vec<_>>>()?;
+        .try_vec()?;
     sort_stable(&mut groups, |a, b| (a.start, &a.id).cmp(&(b.start, &b.id)));
     groups.dedup_by(|a, b| a.id == b.id);
     Ok(groups)
@@ -534,7 +534,7 @@ pub fn list_ai_analyst_comments(client: &Client, input: IncidentIdInput) -> Resu
                 raw: v.clone(),
             })
         })
-        .collect::<Result<Vec<_>>>()?;
+        .try_vec()?;
     sort_stable(&mut comments, |a, b| a.time.cmp(&b.time));
     Ok(comments)
 }
@@ -598,7 +598,7 @@ pub fn incident_from(client: &Client, v: &Value, path: &str) -> Result<IncidentE
                     mac: d.opt_str("mac")?,
                 })
             })
-            .collect::<Result<Vec<_>>>()?,
+            .try_vec()?,
         None => Vec::new(),
     };
     let related_pbids = match o.opt_array("relatedBreaches")? {
@@ -606,7 +606,7 @@ pub fn incident_from(client: &Client, v: &Value, path: &str) -> Result<IncidentE
             .iter()
             .enumerate()
             .map(|(i, b)| Obj::new(b, format!("{at}[{i}]"))?.u64("pbid"))
-            .collect::<Result<Vec<_>>>()?,
+            .try_vec()?,
         None => Vec::new(),
     };
     let summary = match o.get("summary") {
@@ -651,7 +651,7 @@ pub fn group_from(client: &Client, v: &Value, path: &str) -> Result<IncidentGrou
                     required_str(&Obj::new(e, at.as_str())?, &at, "uuid")
                 }
             })
-            .collect::<Result<Vec<_>>>()?,
+            .try_vec()?,
         None => Vec::new(),
     };
     let device_ids = match o.opt_array("devices")? {
@@ -662,7 +662,7 @@ pub fn group_from(client: &Client, v: &Value, path: &str) -> Result<IncidentGrou
                 Value::Object(_) => Obj::new(d, format!("{at}[{i}]"))?.u64("did"),
                 _ => d.as_u64().ok_or_else(|| wrong(&format!("{at}[{i}]"), "a device id", d)),
             })
-            .collect::<Result<Vec<_>>>()?,
+            .try_vec()?,
         None => Vec::new(),
     };
     Ok(IncidentGroup {

@@ -8,7 +8,7 @@ use super::{Input, PbidInput, confirm_success};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::ApiRequest;
-use crate::shape::{Obj, into_items, sort_stable};
+use crate::shape::{Obj, TryVec, into_items, sort_stable};
 use crate::times::{Instant, iso_from_ms, now_ms, window};
 
 family_actions! {
@@ -195,7 +195,7 @@ pub fn list_model_breaches(client: &Client, filter: BreachFilter) -> Result<Vec<
         .into_iter()
         .enumerate()
         .map(|(i, v)| breach_from(client, v, &format!("modelbreaches[{i}]")))
-        .collect::<Result<Vec<_>>>()?;
+        .try_vec()?;
     // The API documents no order; playbooks and pollers want oldest first and no repeats.
     sort_stable(&mut breaches, |a, b| (a.creation_time, a.pbid).cmp(&(b.creation_time, b.pbid)));
     breaches.dedup_by_key(|b| b.pbid);
@@ -262,7 +262,7 @@ pub fn list_model_breach_comments(client: &Client, input: PbidInput) -> Result<V
         .iter()
         .enumerate()
         .map(|(i, v)| comment_from(input.pbid, v, &format!("comments[{i}]")))
-        .collect::<Result<Vec<_>>>()?;
+        .try_vec()?;
     sort_stable(&mut comments, |a, b| a.time.cmp(&b.time));
     Ok(comments)
 }
@@ -517,7 +517,7 @@ pub fn list_comments(client: &Client, filter: CommentFilter) -> Result<Vec<Breac
             let pbid = Obj::new(v, path.as_str())?.u64("pbid")?;
             comment_from(pbid, v, &path)
         })
-        .collect::<Result<Vec<_>>>()?;
+        .try_vec()?;
     // The appliance lists newest first; every other list here is oldest first.
     sort_stable(&mut comments, |a, b| (a.time, a.pbid).cmp(&(b.time, b.pbid)));
     Ok(comments)
@@ -548,7 +548,7 @@ fn breach_record_from(o: &Obj<'_>, v: &Value) -> Result<BreachRecord> {
                 Value::Number(n) => n.as_u64().ok_or_else(|| crate::shape::wrong(&format!("{at}[{i}]"), "a device id", d)),
                 other => Err(crate::shape::wrong(&format!("{at}[{i}]"), "a device id", other)),
             })
-            .collect::<Result<Vec<_>>>()?,
+            .try_vec()?,
         None => Vec::new(),
     };
     Ok(BreachRecord {

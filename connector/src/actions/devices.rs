@@ -9,7 +9,7 @@ use super::{DidInput, Input, confirm_success};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::ApiRequest;
-use crate::shape::{Obj, array, one_or_many, sort_stable, wrong};
+use crate::shape::{Obj, TryVec, array, one_or_many, sort_stable, wrong};
 use crate::times::{Instant, iso_from_ms, window};
 
 family_actions! {
@@ -131,7 +131,7 @@ pub fn search_devices(client: &Client, input: DeviceQuery) -> Result<DevicePage>
             .iter()
             .enumerate()
             .map(|(i, v)| device_from(v, &format!("{at}[{i}]")))
-            .collect::<Result<Vec<_>>>()?,
+            .try_vec()?,
         None => Vec::new(),
     };
     Ok(DevicePage { total_count: o.opt_u64("totalCount")?.unwrap_or(devices.len() as u64), offset, devices })
@@ -150,7 +150,7 @@ pub fn device_from(v: &Value, path: &str) -> Result<Device> {
                 Value::String(s) => Some(Ok(s.clone())),
                 _ => Obj::new(t, format!("{at}[{i}]")).and_then(|t| t.opt_str("name")).transpose(),
             })
-            .collect::<Result<Vec<_>>>()?,
+            .try_vec()?,
         None => Vec::new(),
     };
     // Newer appliances describe some devices (agents, cloud hosts) only through `interfaces`.
@@ -295,7 +295,7 @@ pub fn list_devices(client: &Client, filter: DeviceListFilter) -> Result<Vec<Dev
         .filter(|v| v.as_object().is_none_or(|o| !o.is_empty()))
         .enumerate()
         .map(|(i, v)| device_from(v, &format!("devices[{i}]")))
-        .collect::<Result<Vec<_>>>()?;
+        .try_vec()?;
     sort_stable(&mut devices, |a, b| a.did.cmp(&b.did));
     Ok(devices)
 }
@@ -416,7 +416,7 @@ pub fn list_similar_devices(client: &Client, input: SimilarInput) -> Result<Vec<
             let score = Obj::new(v, &path)?.opt_f64("score")?.unwrap_or(0.0).clamp(0.0, 100.0);
             Ok(SimilarDevice { score, device: device_from(v, &path)? })
         })
-        .collect::<Result<Vec<_>>>()?;
+        .try_vec()?;
     sort_stable(&mut similar, |a, b| b.score.total_cmp(&a.score));
     Ok(similar)
 }
@@ -792,7 +792,7 @@ pub fn list_device_events(client: &Client, input: DeviceEventQuery) -> Result<Ve
         .filter(|v| v.as_object().is_none_or(|o| !o.is_empty()))
         .enumerate()
         .map(|(i, v)| event_from(v, &format!("details[{i}]")))
-        .collect::<Result<Vec<_>>>()?;
+        .try_vec()?;
     // The guide calls `/details` time-sorted without saying which way.
     sort_stable(&mut events, |a, b| a.time.cmp(&b.time));
     Ok(events)

@@ -12,7 +12,7 @@ use super::Input;
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::ApiRequest;
-use crate::shape::{Obj, one_or_many, sort_stable, wrong};
+use crate::shape::{Obj, TryVec, one_or_many, sort_stable, wrong};
 use crate::times::{Instant, iso_from_ms, now_ms, window};
 
 family_actions! {
@@ -286,7 +286,7 @@ pub fn list_models(client: &Client, _: super::NoInput) -> Result<Vec<Model>> {
         .enumerate()
         .filter(|(_, v)| v.as_object().is_none_or(|o| !o.is_empty()))
         .map(|(i, v)| model_from(v, &format!("models[{i}]")))
-        .collect::<Result<Vec<_>>>()?;
+        .try_vec()?;
     sort_stable(&mut models, |a, b| a.pid.cmp(&b.pid));
     Ok(models)
 }
@@ -346,7 +346,7 @@ pub fn model_from(v: &Value, path: &str) -> Result<Model> {
                 Value::String(s) => Ok(s.clone()),
                 other => Err(wrong(&format!("{at}[{i}]"), "a tag name", other)),
             })
-            .collect::<Result<Vec<_>>>()?,
+            .try_vec()?,
         None => Vec::new(),
     };
     let mut component_cids = Vec::new();
@@ -681,7 +681,7 @@ pub fn list_subnets(client: &Client, input: SubnetFilter) -> Result<Vec<Subnet>>
         .enumerate()
         .filter(|(_, v)| v.as_object().is_none_or(|o| !o.is_empty()))
         .map(|(i, v)| subnet_from(v, &format!("subnets[{i}]")))
-        .collect::<Result<Vec<_>>>()?;
+        .try_vec()?;
     sort_stable(&mut subnets, |a, b| a.sid.cmp(&b.sid));
     Ok(subnets)
 }

@@ -10,7 +10,7 @@ use super::{Input, confirm_success};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::ApiRequest;
-use crate::shape::{Obj, sort_stable, wrong};
+use crate::shape::{Obj, TryVec, sort_stable, wrong};
 use crate::times::{Instant, iso_from_ms, window};
 
 family_actions! {
@@ -345,14 +345,14 @@ pub fn parse_action_list(answer: &Value) -> Result<RespondActionList> {
             let o = Obj::new(answer, "antigena")?;
             let (items, at) = o.opt_array("actions")?.ok_or_else(|| wrong("antigena.actions", "an array", &Value::Null))?;
             let devices = match o.opt_array("devices")? {
-                Some((d, dat)) => d.iter().enumerate().map(|(i, v)| device_from(v, &format!("{dat}[{i}]"))).collect::<Result<Vec<_>>>()?,
+                Some((d, dat)) => d.iter().enumerate().map(|(i, v)| device_from(v, &format!("{dat}[{i}]"))).try_vec()?,
                 None => Vec::new(),
             };
             (items, at, devices)
         }
         other => return Err(wrong("antigena", "an array or an object", other)),
     };
-    let actions = items.iter().enumerate().map(|(i, v)| action_from(v, &format!("{at}[{i}]"))).collect::<Result<Vec<_>>>()?;
+    let actions = items.iter().enumerate().map(|(i, v)| action_from(v, &format!("{at}[{i}]"))).try_vec()?;
     Ok(RespondActionList { actions, devices })
 }
 

@@ -8,7 +8,7 @@ use super::{DidInput, Input, confirm_success};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::{ApiRequest, Method};
-use crate::shape::{Obj, one_or_many, sort_stable};
+use crate::shape::{Obj, TryVec, one_or_many, sort_stable};
 use crate::times::iso_from_ms;
 
 family_actions! {
@@ -211,11 +211,11 @@ pub fn list_tagged_devices(client: &Client, input: TagInput) -> Result<TaggedDev
         _ => (None, None),
     };
     let entities = match entities {
-        Some((items, at)) => items.iter().enumerate().map(|(i, v)| entity_from(v, &format!("{at}[{i}]"))).collect::<Result<Vec<_>>>()?,
+        Some((items, at)) => items.iter().enumerate().map(|(i, v)| entity_from(v, &format!("{at}[{i}]"))).try_vec()?,
         None => Vec::new(),
     };
     let mut devices = match devices {
-        Some((items, at)) => items.iter().enumerate().map(|(i, v)| device_from(v, &format!("{at}[{i}]"))).collect::<Result<Vec<_>>>()?,
+        Some((items, at)) => items.iter().enumerate().map(|(i, v)| device_from(v, &format!("{at}[{i}]"))).try_vec()?,
         None => Vec::new(),
     };
     sort_stable(&mut devices, |a, b| a.did.cmp(&b.did));
