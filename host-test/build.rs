@@ -14,7 +14,7 @@ const PROFILE: &str = "component";
 fn main() -> anyhow::Result<()> {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);
     let root = manifest_dir.parent().context("host-test lives inside the workspace")?.to_path_buf();
-    for watched in ["connector/src", "connector/Cargo.toml", "wit", "manifests", "Cargo.lock", "Cargo.toml"] {
+    for watched in ["connector/src", "connector/build.rs", "connector/Cargo.toml", "wit", "manifests", "Cargo.lock", "Cargo.toml"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     println!("cargo:rerun-if-env-changed=CONNECTOR_WASM_OVERRIDE");
