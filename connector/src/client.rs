@@ -267,6 +267,11 @@ pub fn server_clock_offset(response: &WireResponse, local_now: OffsetDateTime) -
 /// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the only HTTP-date form servers
 /// may send (RFC 9110, 5.6.7).
 pub fn parse_http_date(value: &str) -> Option<OffsetDateTime> {
+    // `[year]` also reads a signed year such as `-0001`, which IMF-fixdate (4DIGIT) never has and
+    // which would make the client sign a `DTAPI-Date` of `-00010101T...`.
+    if value.contains(['-', '+']) {
+        return None;
+    }
     let format = time::macros::format_description!(
         "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
     );
@@ -710,6 +715,13 @@ mod tests {
         let err = out.unwrap_err();
         assert_eq!((err.case(), sent.len()), ("clock-skew", 1));
         assert!(err.message().contains("no usable Date header") && err.message().contains("NTP"), "{err}");
+    }
+
+    #[test]
+    fn an_http_date_with_a_signed_year_is_not_a_date() {
+        assert!(parse_http_date("Mon, 15 Jan 2024 12:30:00 GMT").is_some());
+        assert_eq!(parse_http_date("Mon, 01 Jan -0001 00:00:00 GMT"), None);
+        assert_eq!(parse_http_date("Mon, 01 Jan +2024 00:00:00 GMT"), None);
     }
 
     #[test]

@@ -19,6 +19,11 @@ use crate::error::{Error, Result};
 /// Version of the state format.
 const STATE_VERSION: u32 = 1;
 
+/// The lowest cursor a state may carry: minus 2200-01-01 in epoch ms. A poll's cursor only grows
+/// from a plausible window start (or from the creation times the appliance lists, whatever they
+/// are), so only an edited state goes below it, and there `cursor - overlap` would overflow.
+const MIN_CURSOR_MS: i64 = -7_258_118_400_000;
+
 /// How a poll behaves; every field has a default.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PollSettings {
@@ -61,6 +66,12 @@ impl PollState {
                 format!("was returned by a `{}` poll (version {}), not by a `{kind}` poll; omit it to start over", state.kind, state.version),
             ));
         }
+        if state.cursor < MIN_CURSOR_MS {
+            return Err(Error::field(
+                "state",
+                format!("has the cursor {}, which no poll returns; pass the state back unchanged, or omit it to start over", state.cursor),
+            ));
+        }
         Ok(Some(state))
     }
 
@@ -93,7 +104,10 @@ pub fn select<T>(
     let mut next = state.unwrap_or(PollState { version: STATE_VERSION, kind: kind.to_owned(), cursor: start, seen: BTreeMap::new() });
     candidates.retain(|(id, created, _)| *created >= start && !next.seen.contains_key(id));
     candidates.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
-    candidates.dedup_by(|a, b| a.0 == b.0);
+    // An id listed twice with different creation times is not adjacent after the sort; the
+    // earliest listing is kept, so the id is delivered once.
+    let mut listed = std::collections::HashSet::new();
+    candidates.retain(|(id, _, _)| listed.insert(id.clone()));
     let more = candidates.len() > settings.max_items;
     candidates.truncate(settings.max_items);
     let mut items = Vec::with_capacity(candidates.len());
@@ -211,6 +225,26 @@ mod tests {
             assert!(next.seen.len() <= 50, "seen grew to {}", next.seen.len());
             state = Some(next);
         }
+    }
+
+    #[test]
+    fn an_id_listed_twice_with_different_creation_times_is_delivered_once() {
+        let listed = vec![("a".to_owned(), 5_000, 1), ("b".to_owned(), 6_000, 2), ("a".to_owned(), 7_000, 3)];
+        let (items, next, _) = select(None, "k", &settings(10), 8_000, listed);
+        assert_eq!(items, [1, 2]);
+        assert_eq!(next.seen.get("a"), Some(&5_000));
+    }
+
+    #[test]
+    fn a_state_with_a_cursor_no_poll_returns_is_refused_instead_of_overflowing_the_window() {
+        let text = |cursor| PollState { version: 1, kind: "k".into(), cursor, seen: BTreeMap::new() }.to_text();
+        for cursor in [i64::MIN, MIN_CURSOR_MS - 1] {
+            let err = PollState::parse(Some(&text(cursor)), "k").unwrap_err();
+            assert!(err.message().starts_with("`state`") && err.message().contains("cursor"), "{err}");
+        }
+        // Whatever creation time the appliance lists, the state a poll returns is accepted back.
+        let (_, next, _) = select(None, "k", &settings(10), 8_000, vec![("a".to_owned(), i64::MAX, ())]);
+        assert_eq!(PollState::parse(Some(&next.to_text()), "k").unwrap(), Some(next));
     }
 
     #[test]
