@@ -5,7 +5,12 @@
 //! numeric strings) and strict about everything else.
 
 use std::cmp::Ordering;
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
 
+use serde::{Serialize, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
@@ -24,6 +29,61 @@ fn kind(v: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
+    }
+}
+
+/// An item's JSON text as the appliance wrote it, kept as a range of the whole answer it came in
+/// (shared, not copied), so a big pull holds its answer once instead of once per form.
+/// Serialises as that JSON verbatim; `Display` gives the text.
+#[derive(Clone)]
+pub struct RawText {
+    answer: Arc<String>,
+    range: Range<usize>,
+}
+
+impl RawText {
+    /// The part `range` of `answer`, which must be one complete JSON value.
+    pub fn within(answer: Arc<String>, range: Range<usize>) -> Self {
+        debug_assert!(answer.get(range.clone()).is_some());
+        RawText { answer, range }
+    }
+
+    /// The compact text of `v`, on its own.
+    pub fn of(v: &Value) -> Self {
+        let text = v.to_string();
+        let range = 0..text.len();
+        RawText { answer: Arc::new(text), range }
+    }
+
+    /// The JSON text.
+    pub fn get(&self) -> &str {
+        &self.answer[self.range.clone()]
+    }
+}
+
+impl fmt::Display for RawText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.get())
+    }
+}
+
+impl fmt::Debug for RawText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RawText({})", self.get())
+    }
+}
+
+impl PartialEq for RawText {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl Serialize for RawText {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        // Borrowing as RawValue writes the text verbatim; it was parsed as JSON when it arrived.
+        let raw: &RawValue = serde_json::from_str(self.get()).map_err(serde::ser::Error::custom)?;
+        raw.serialize(serializer)
     }
 }
 

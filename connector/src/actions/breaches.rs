@@ -2,13 +2,16 @@
 //! a breach (`/details`) and comments across breaches (`/mbcomments`).
 
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::{Input, PbidInput, confirm_success};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::ApiRequest;
-use crate::shape::{Obj, TryVec, into_items, sort_stable};
+use crate::shape::{Obj, RawText, TryVec, into_items, sort_stable};
 use crate::times::{Instant, iso_from_ms, now_ms, window};
 
 family_actions! {
@@ -111,8 +114,9 @@ pub struct ModelBreach {
     pub comment_count: u32,
     /// Threat Visualizer link.
     pub link: String,
-    /// The appliance's object.
-    pub raw: Value,
+    /// The appliance's object as the appliance wrote it: a part of the answer's text, so a big
+    /// pull holds each breach once rather than also as a JSON tree or a copy.
+    pub raw: RawText,
 }
 
 /// A comment on a model breach (see the WIT `breach-comment`).
@@ -189,13 +193,11 @@ pub fn list_model_breaches(client: &Client, filter: BreachFilter) -> Result<Vec<
         .param("minimal", filter.minimal.unwrap_or(false))
         .param("deviceattop", true)
         .param("expandenums", true);
-    let answer = client.send(&request)?;
-    // Owned items: each breach keeps its object as `raw` without a copy (big pulls are large).
-    let mut breaches = into_items(answer, "modelbreaches")?
-        .into_iter()
-        .enumerate()
-        .map(|(i, v)| breach_from(client, v, &format!("modelbreaches[{i}]")))
-        .try_vec()?;
+    // A big pull can be tens of megabytes: the answer is split into its items' text without
+    // building a tree of the whole, and each item is read on its own, so memory stays near
+    // twice the answer rather than ten times.
+    let body = client.send_raw(&request)?;
+    let mut breaches = breaches_from_body(client, &request, body)?;
     // The API documents no order; playbooks and pollers want oldest first and no repeats.
     sort_stable(&mut breaches, |a, b| (a.creation_time, a.pbid).cmp(&(b.creation_time, b.pbid)));
     breaches.dedup_by_key(|b| b.pbid);
@@ -269,13 +271,45 @@ pub fn list_model_breach_comments(client: &Client, input: PbidInput) -> Result<V
 
 /// Normalises one breach object as the appliance sends it.
 pub fn breach_from(client: &Client, v: Value, path: &str) -> Result<ModelBreach> {
-    let mut breach = read_breach(client, &v, path)?;
-    breach.raw = v;
-    Ok(breach)
+    read_breach(client, &v, path, RawText::of(&v))
 }
 
-/// The typed fields of one breach object; `raw` is left null for the caller to move in.
-fn read_breach(client: &Client, v: &Value, path: &str) -> Result<ModelBreach> {
+/// The breaches in a `/modelbreaches` answer. The usual array is split into each item's text
+/// and each item parsed alone; any other shape goes through the general path.
+fn breaches_from_body(client: &Client, request: &ApiRequest, body: Vec<u8>) -> Result<Vec<ModelBreach>> {
+    let is_array = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+    if !is_array {
+        let answer = crate::client::parse_json(request, &body)?;
+        return into_items(answer, "modelbreaches")?
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| breach_from(client, v, &format!("modelbreaches[{i}]")))
+            .try_vec();
+    }
+    let text = String::from_utf8(body).map_err(|e| {
+        let body = e.into_bytes();
+        let e = serde_json::from_slice::<Value>(&body).err().unwrap_or_else(|| serde::de::Error::custom("not UTF-8"));
+        crate::client::invalid_json(request, &e, &body)
+    })?;
+    let text = Arc::new(text);
+    // Each item's place in the answer, as offsets, so the items can share the answer's text.
+    let ranges: Vec<std::ops::Range<usize>> = {
+        let items: Vec<&RawValue> = serde_json::from_str(&text).map_err(|e| crate::client::invalid_json(request, &e, text.as_bytes()))?;
+        let base = text.as_ptr() as usize;
+        items.iter().map(|item| item.get().as_ptr() as usize - base..item.get().as_ptr() as usize - base + item.get().len()).collect()
+    };
+    ranges
+        .into_iter()
+        .enumerate()
+        .map(|(i, range)| {
+            let v: Value = serde_json::from_str(&text[range.clone()]).map_err(|e| crate::client::invalid_json(request, &e, text.as_bytes()))?;
+            read_breach(client, &v, &format!("modelbreaches[{i}]"), RawText::within(text.clone(), range))
+        })
+        .try_vec()
+}
+
+/// The typed fields of one breach object, with `raw` its text.
+fn read_breach(client: &Client, v: &Value, path: &str, raw: RawText) -> Result<ModelBreach> {
     let o = Obj::new(v, path)?;
     let pbid = o.u64("pbid")?;
     let time = o.i64("time")?;
@@ -333,7 +367,7 @@ fn read_breach(client: &Client, v: &Value, path: &str) -> Result<ModelBreach> {
         acknowledged: o.opt_bool("acknowledged")?.unwrap_or(false),
         comment_count: o.opt_u64("commentCount")?.unwrap_or(0).min(u64::from(u32::MAX)) as u32,
         link: format!("{}/#modelbreach/{pbid}", client.connection().base_url()),
-        raw: Value::Null,
+        raw,
     })
 }
 

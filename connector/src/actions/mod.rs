@@ -83,8 +83,46 @@ fn json_action<I: Input, O: Serialize>(
 ) -> Result<String> {
     let input = parse_input(input)?;
     let output = run(conn, transport, input, f)?;
-    // Straight to text: a big pull would otherwise hold a second full JSON tree in memory.
-    serde_json::to_string(&output).map_err(encode_error)
+    encode(&output)
+}
+
+/// The JSON text of `output`, written straight to text (a tree first would double a big pull)
+/// into a buffer sized exactly by a counting pass: a growing buffer would hold its old and new
+/// allocations at once, half again the output at the worst moment.
+fn encode(output: &dyn erased::Serialize) -> Result<String> {
+    let mut count = Count(0);
+    output.write_json(&mut count).map_err(encode_error)?;
+    let mut text = Vec::with_capacity(count.0);
+    output.write_json(&mut text).map_err(encode_error)?;
+    String::from_utf8(text).map_err(|e| Error::Other(format!("could not encode the result as JSON: {e}")))
+}
+
+/// Counts the bytes written to it.
+struct Count(usize);
+
+impl std::io::Write for Count {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// One compiled serialiser per output type whatever the writer: the writer is a trait object.
+mod erased {
+    /// A value that writes itself as JSON to any writer.
+    pub trait Serialize {
+        fn write_json(&self, out: &mut dyn std::io::Write) -> serde_json::Result<()>;
+    }
+
+    impl<T: serde::Serialize> Serialize for T {
+        fn write_json(&self, out: &mut dyn std::io::Write) -> serde_json::Result<()> {
+            serde_json::to_writer(out, self)
+        }
+    }
 }
 
 /// Largest input document `invoke` takes: room for thousands of watched domains, far below what
