@@ -99,7 +99,7 @@ impl Transport for WasiHttp {
             }
         };
         let status = response.status();
-        let headers = response
+        let headers: Vec<(String, String)> = response
             .headers()
             .entries()
             .into_iter()
@@ -108,8 +108,15 @@ impl Transport for WasiHttp {
         let incoming = response.consume().map_err(|()| Error::Other(format!("failed to open the answer body from {at}")))?;
         let stream = incoming.stream().map_err(|()| Error::Other(format!("failed to read the answer body from {at}")))?;
         let mut bytes = Vec::new();
+        // Room for the whole declared body at once: growing by doubling would copy a big answer
+        // several times over and, at the last step, hold it one and a half times. Only a hint: a
+        // length the memory cannot hold is left to the host's cap and the checks below.
+        if let Some(length) = declared_length(&headers).filter(|&n| n <= max_body_bytes) {
+            let _ = bytes.try_reserve_exact(usize::try_from(length).unwrap_or(0));
+        }
         loop {
             match stream.blocking_read(READ_CHUNK) {
+                Ok(chunk) if bytes.is_empty() && chunk.len() >= bytes.capacity() => bytes = chunk,
                 Ok(chunk) => bytes.extend_from_slice(&chunk),
                 Err(bindings::wasi::io::streams::StreamError::Closed) => break,
                 Err(bindings::wasi::io::streams::StreamError::LastOperationFailed(e)) => {
@@ -128,6 +135,11 @@ impl Transport for WasiHttp {
         drop(incoming);
         Ok(WireResponse { status, headers, body: bytes })
     }
+}
+
+/// The `content-length` of an answer, when it has one.
+fn declared_length(headers: &[(String, String)]) -> Option<u64> {
+    headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-length")).and_then(|(_, v)| v.trim().parse().ok())
 }
 
 fn nanos(d: Duration) -> u64 {
