@@ -197,7 +197,7 @@ pub fn list_model_breaches(client: &Client, filter: BreachFilter) -> Result<Vec<
     // building a tree of the whole, and each item is read on its own, so memory stays near
     // twice the answer rather than ten times.
     let body = client.send_raw(&request)?;
-    let mut breaches = breaches_from_body(client, &request, body)?;
+    let mut breaches = breaches_from_body(client, &request, body, "modelbreaches", &|i| format!("modelbreaches[{i}]"))?;
     // The API documents no order; playbooks and pollers want oldest first and no repeats.
     sort_stable(&mut breaches, |a, b| (a.creation_time, a.pbid).cmp(&(b.creation_time, b.pbid)));
     breaches.dedup_by_key(|b| b.pbid);
@@ -209,13 +209,14 @@ pub fn get_model_breach(client: &Client, input: PbidInput) -> Result<ModelBreach
     let request = ApiRequest::get(format!("/modelbreaches/{}", input.pbid))
         .param("deviceattop", true)
         .param("expandenums", true);
-    let answer = client.send(&request)?;
-    let item = into_items(answer, "modelbreach")?
-        .into_iter()
-        .next()
-        .filter(|v| v.as_object().is_some_and(|o| !o.is_empty()))
-        .ok_or_else(|| Error::NotFound(format!("model breach {} does not exist on the appliance", input.pbid)))?;
-    breach_from(client, item, "modelbreach")
+    let body = client.send_raw(&request)?;
+    let missing = || Error::NotFound(format!("model breach {} does not exist on the appliance", input.pbid));
+    // Appliances answer an unknown pbid with an empty object or list.
+    let shape: Vec<u8> = body.iter().filter(|b| !b.is_ascii_whitespace()).take(5).copied().collect();
+    if matches!(shape.as_slice(), b"{}" | b"[]" | b"[{}]") {
+        return Err(missing());
+    }
+    breaches_from_body(client, &request, body, "modelbreach", &|_| "modelbreach".to_owned())?.into_iter().next().ok_or_else(missing)
 }
 
 /// Acknowledges a breach.
@@ -274,16 +275,25 @@ pub fn breach_from(client: &Client, v: Value, path: &str) -> Result<ModelBreach>
     read_breach(client, &v, path, RawText::of(&v))
 }
 
-/// The breaches in a `/modelbreaches` answer. The usual array is split into each item's text
-/// and each item parsed alone; any other shape goes through the general path.
-fn breaches_from_body(client: &Client, request: &ApiRequest, body: Vec<u8>) -> Result<Vec<ModelBreach>> {
-    let is_array = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
-    if !is_array {
+/// The breaches in a `/modelbreaches` answer, an array or one object: the answer is named `path`
+/// in errors, its `i`th breach `item_path(i)`.
+/// Each item is parsed on its own and keeps its text as a range of the answer; any other shape
+/// goes through the general path (and fails naming what was found).
+fn breaches_from_body(
+    client: &Client,
+    request: &ApiRequest,
+    body: Vec<u8>,
+    path: &str,
+    item_path: &dyn Fn(usize) -> String,
+) -> Result<Vec<ModelBreach>> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    let is_array = first == Some(b'[');
+    if !is_array && first != Some(b'{') {
         let answer = crate::client::parse_json(request, &body)?;
-        return into_items(answer, "modelbreaches")?
+        return into_items(answer, path)?
             .into_iter()
             .enumerate()
-            .map(|(i, v)| breach_from(client, v, &format!("modelbreaches[{i}]")))
+            .map(|(i, v)| breach_from(client, v, &item_path(i)))
             .try_vec();
     }
     let text = String::from_utf8(body).map_err(|e| {
@@ -294,7 +304,8 @@ fn breaches_from_body(client: &Client, request: &ApiRequest, body: Vec<u8>) -> R
     let text = Arc::new(text);
     // Each item's place in the answer, as offsets, so the items can share the answer's text.
     let ranges: Vec<std::ops::Range<usize>> = {
-        let items: Vec<&RawValue> = serde_json::from_str(&text).map_err(|e| crate::client::invalid_json(request, &e, text.as_bytes()))?;
+        let bad = |e: serde_json::Error| crate::client::invalid_json(request, &e, text.as_bytes());
+        let items: Vec<&RawValue> = if is_array { serde_json::from_str(&text).map_err(bad)? } else { vec![serde_json::from_str(&text).map_err(bad)?] };
         let base = text.as_ptr() as usize;
         items.iter().map(|item| item.get().as_ptr() as usize - base..item.get().as_ptr() as usize - base + item.get().len()).collect()
     };
@@ -303,7 +314,7 @@ fn breaches_from_body(client: &Client, request: &ApiRequest, body: Vec<u8>) -> R
         .enumerate()
         .map(|(i, range)| {
             let v: Value = serde_json::from_str(&text[range.clone()]).map_err(|e| crate::client::invalid_json(request, &e, text.as_bytes()))?;
-            read_breach(client, &v, &format!("modelbreaches[{i}]"), RawText::within(text.clone(), range))
+            read_breach(client, &v, &item_path(i), RawText::within(text.clone(), range))
         })
         .try_vec()
 }
