@@ -143,11 +143,11 @@ impl ApiRequest {
     /// Refuses a request larger than an appliance takes ([`MAX_PATH_AND_QUERY_BYTES`],
     /// [`MAX_BODY_BYTES`]), naming the parameter that makes it so, before anything is signed.
     pub fn check_size(&self) -> Result<()> {
-        let sent = self.path.len() + self.params.iter().map(|(k, v)| encode(k).len() + encode(v).len() + 2).sum::<usize>();
+        let sent = self.path.len() + self.params.iter().map(|(k, v)| encoded_len(k) + encoded_len(v) + 2).sum::<usize>();
         if sent > MAX_PATH_AND_QUERY_BYTES {
-            let largest = self.params.iter().max_by_key(|(_, v)| encode(v).len());
+            let largest = self.params.iter().map(|(k, v)| (k, encoded_len(v))).max_by_key(|&(_, len)| len);
             let culprit = match largest {
-                Some((k, v)) if encode(v).len() > self.path.len() => format!("the `{k}` parameter ({} bytes encoded)", encode(v).len()),
+                Some((k, len)) if len > self.path.len() => format!("the `{k}` parameter ({len} bytes encoded)"),
                 _ => format!("the path ({} bytes)", self.path.len()),
             };
             return Err(Error::InvalidInput(format!(
@@ -236,14 +236,25 @@ impl fmt::Debug for WireRequest {
 /// Percent-encodes everything but RFC 3986 unreserved characters, so values such as `&`, `=`,
 /// `#`, `%`, spaces and line breaks can never change the structure of a query or form body.
 pub fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
+    let mut out = String::with_capacity(encoded_len(s));
     for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
+        if unreserved(b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
         }
     }
     out
+}
+
+/// The length of [`encode`]`(s)`, without building it.
+fn encoded_len(s: &str) -> usize {
+    s.bytes().map(|b| if unreserved(b) { 1 } else { 3 }).sum()
+}
+
+/// The bytes [`encode`] leaves as they are (RFC 3986 unreserved characters).
+fn unreserved(b: u8) -> bool {
+    matches!(b, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~')
 }
 
 /// A compact JSON formatter that writes non-ASCII characters as `\uXXXX` escapes.

@@ -371,7 +371,6 @@ impl Host {
         policy: Policy,
         f: impl AsyncFnOnce(&Connector, &mut Store<Ctx>) -> wasmtime::Result<R>,
     ) -> Result<(R, CallReport), CallError> {
-        let allowed = policy.to_string();
         let (mut store, denied) = self.store(policy);
         let outcome = tokio::time::timeout(self.limits.deadline + IO_GRACE, async {
             let instance = self.pre.instantiate_async(&mut store).await.map_err(|e| self.instantiation_failed(e))?;
@@ -392,7 +391,8 @@ impl Host {
                      and the call was stopped. Check the connection's API address; a component that does this with a \
                      correct address must not be trusted",
                     self.identity,
-                    report.denied.join(", ")
+                    report.denied.join(", "),
+                    allowed = store.data().hooks.policy,
                 ),
             ));
         }

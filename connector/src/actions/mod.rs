@@ -86,15 +86,49 @@ fn json_action<I: Input, O: Serialize>(
     encode(&output)
 }
 
-/// The JSON text of `output`, written straight to text (a tree first would double a big pull)
-/// into a buffer sized exactly by a counting pass: a growing buffer would hold its old and new
-/// allocations at once, half again the output at the worst moment.
+/// Results up to this size are written in one pass; larger ones are counted first.
+const ONE_PASS_BYTES: usize = 64 * 1024;
+
+/// The JSON text of `output`, written straight to text (a tree first would double a big pull).
+/// A large result goes into a buffer sized exactly by a counting pass: a growing buffer would
+/// hold its old and new allocations at once, half again the output at the worst moment. Most
+/// results are small, and are written once into a buffer allowed to grow to [`ONE_PASS_BYTES`].
 fn encode(output: &dyn erased::Serialize) -> Result<String> {
-    let mut count = Count(0);
-    output.write_json(&mut count).map_err(encode_error)?;
-    let mut text = Vec::with_capacity(count.0);
-    output.write_json(&mut text).map_err(encode_error)?;
+    let mut first = Capped { text: Vec::new(), full: false };
+    let text = match output.write_json(&mut first) {
+        Ok(()) => first.text,
+        Err(e) if !first.full => return Err(encode_error(e)),
+        Err(_) => {
+            drop(first);
+            let mut count = Count(0);
+            output.write_json(&mut count).map_err(encode_error)?;
+            let mut text = Vec::with_capacity(count.0);
+            output.write_json(&mut text).map_err(encode_error)?;
+            text
+        }
+    };
     String::from_utf8(text).map_err(|e| Error::Other(format!("could not encode the result as JSON: {e}")))
+}
+
+/// A buffer that refuses to grow past [`ONE_PASS_BYTES`], and says so in `full`.
+struct Capped {
+    text: Vec<u8>,
+    full: bool,
+}
+
+impl std::io::Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.text.len() + buf.len() > ONE_PASS_BYTES {
+            self.full = true;
+            return Err(std::io::Error::other("the result is larger than one pass writes"));
+        }
+        self.text.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Counts the bytes written to it.
@@ -342,6 +376,14 @@ mod tests {
             let err = r.unwrap_err();
             assert_eq!((err.case(), sent), ("invalid-input", 0), "{action} {input}: {err}");
             assert!(err.message().contains(field), "{action} {input}: {err}");
+        }
+    }
+
+    #[test]
+    fn results_small_and_large_encode_as_serde_json_writes_them() {
+        for n in [3, ONE_PASS_BYTES / 4] {
+            let value: Vec<serde_json::Value> = (0..n).map(|i| serde_json::json!({"i": i, "s": "é\"x"})).collect();
+            assert_eq!(encode(&value).unwrap(), serde_json::to_string(&value).unwrap(), "{n} items");
         }
     }
 
