@@ -297,9 +297,8 @@ fn breaches_from_body(
             .try_vec();
     }
     let text = String::from_utf8(body).map_err(|e| {
-        let body = e.into_bytes();
-        let e = serde_json::from_slice::<Value>(&body).err().unwrap_or_else(|| serde::de::Error::custom("not UTF-8"));
-        crate::client::invalid_json(request, &e, &body)
+        let why = <serde_json::Error as serde::de::Error>::custom(format!("not UTF-8: {}", e.utf8_error()));
+        crate::client::invalid_json(request, &why, e.as_bytes())
     })?;
     let text = Arc::new(text);
     // Each item's place in the answer, as offsets, so the items can share the answer's text.

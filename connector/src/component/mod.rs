@@ -139,7 +139,7 @@ impl Transport for WasiHttp {
 
 /// The `content-length` of an answer, when it has one.
 fn declared_length(headers: &[(String, String)]) -> Option<u64> {
-    headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-length")).and_then(|(_, v)| v.trim().parse().ok())
+    crate::client::header(headers, "content-length").and_then(|v| v.trim().parse().ok())
 }
 
 fn nanos(d: Duration) -> u64 {
