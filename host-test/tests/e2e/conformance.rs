@@ -37,8 +37,8 @@ fn signature(outcome: &Outcome) -> String {
 async fn the_conformance_suite_gives_the_same_outcomes_under_jco_on_node() {
     let node_dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../conformance/node"));
     if !node_dir.join("node_modules/@bytecodealliance/jco").exists() {
-        assert!(std::env::var_os("CI").is_none(), "CI must install the jco runner (npm ci in conformance/node, see .ci/run)");
-        eprintln!("skipped: run `npm ci` in conformance/node to enable the jco runner");
+        assert!(std::env::var_os("CI").is_none(), "CI must install the jco runner (npm install in conformance/node, see .ci/run)");
+        eprintln!("skipped: run `npm install` in conformance/node to enable the jco runner");
         return;
     }
     // The transpiled module must sit inside conformance/node so Node resolves preview2-shim.
