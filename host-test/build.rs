@@ -14,7 +14,9 @@ const PROFILE: &str = "component";
 fn main() -> anyhow::Result<()> {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);
     let root = manifest_dir.parent().context("host-test lives inside the workspace")?.to_path_buf();
-    for watched in ["connector/src", "connector/build.rs", "connector/Cargo.toml", "wit", "manifests", "Cargo.lock", "Cargo.toml"] {
+    for watched in
+        ["connector/src", "connector/build.rs", "connector/Cargo.toml", "wit", "manifests", "Cargo.lock", "Cargo.toml"]
+    {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     println!("cargo:rerun-if-env-changed=CONNECTOR_WASM_OVERRIDE");
@@ -25,7 +27,8 @@ fn main() -> anyhow::Result<()> {
     }
 
     ensure_target_installed()?;
-    let target_dir = env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target")).join("component");
+    let target_dir =
+        env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target")).join("component");
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(cargo)
         .current_dir(&root)
@@ -52,7 +55,8 @@ fn main() -> anyhow::Result<()> {
 /// "can't find crate for `core`"; install it once and say so.
 fn ensure_target_installed() -> anyhow::Result<()> {
     let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let sysroot = Command::new(&rustc).args(["--print", "sysroot"]).output().context("running rustc --print sysroot")?;
+    let sysroot =
+        Command::new(&rustc).args(["--print", "sysroot"]).output().context("running rustc --print sysroot")?;
     let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
     if installed(&sysroot) {
         return Ok(());
@@ -61,7 +65,9 @@ fn ensure_target_installed() -> anyhow::Result<()> {
     let status = Command::new("rustup").args(["target", "add", TARGET]).status();
     match status {
         Ok(s) if s.success() && installed(&sysroot) => Ok(()),
-        _ => bail!("the {TARGET} target is missing and `rustup target add {TARGET}` did not install it; run it by hand"),
+        _ => {
+            bail!("the {TARGET} target is missing and `rustup target add {TARGET}` did not install it; run it by hand")
+        }
     }
 }
 

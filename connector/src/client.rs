@@ -62,7 +62,8 @@ impl RetryPolicy {
     /// The wait before retry number `retry` (0 for the first retry): `base_delay * 2^retry`
     /// capped at `max_delay`, or the server's `Retry-After` when that is longer.
     pub fn backoff(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
-        let exponential = self.base_delay.saturating_mul(1u32.checked_shl(retry).unwrap_or(u32::MAX)).min(self.max_delay);
+        let exponential =
+            self.base_delay.saturating_mul(1u32.checked_shl(retry).unwrap_or(u32::MAX)).min(self.max_delay);
         retry_after.map_or(exponential, |asked| asked.max(exponential))
     }
 }
@@ -175,7 +176,11 @@ impl<'a> Client<'a> {
                             "darktrace: the appliance clock differs from this machine's by {} s; the request was signed \
                              again with the appliance's time and succeeded; fix time synchronisation (NTP){}",
                             (offset + fixed).whole_seconds(),
-                            if fixed.is_zero() { String::new() } else { format!(" or the connection's clock_offset_seconds ({})", fixed.whole_seconds()) }
+                            if fixed.is_zero() {
+                                String::new()
+                            } else {
+                                format!(" or the connection's clock_offset_seconds ({})", fixed.whole_seconds())
+                            }
                         );
                     }
                     return Ok(response.body);
@@ -206,18 +211,26 @@ impl<'a> Client<'a> {
                 error if retryable(&error) && request.is_idempotent() && retries < self.policy.max_retries => {
                     let delay = self.policy.backoff(retries, retry_after(&response, local_now));
                     if waited + delay > self.policy.max_total_wait {
-                        return Err(gave_up(error, attempts, &format!(
-                            "the next wait ({} s) would pass the {} s retry budget",
-                            delay.as_secs_f64().ceil(),
-                            self.policy.max_total_wait.as_secs()
-                        )));
+                        return Err(gave_up(
+                            error,
+                            attempts,
+                            &format!(
+                                "the next wait ({} s) would pass the {} s retry budget",
+                                delay.as_secs_f64().ceil(),
+                                self.policy.max_total_wait.as_secs()
+                            ),
+                        ));
                     }
                     (self.sleep)(delay);
                     waited += delay;
                     retries += 1;
                 }
                 error if retryable(&error) && !request.is_idempotent() => {
-                    return Err(gave_up(error, attempts, "not retried: this request is not idempotent and a retry could apply it twice"));
+                    return Err(gave_up(
+                        error,
+                        attempts,
+                        "not retried: this request is not idempotent and a retry could apply it twice",
+                    ));
                 }
                 error if retryable(&error) => return Err(gave_up(error, attempts, "no retries left")),
                 error => return Err(error),
@@ -435,8 +448,8 @@ pub fn check(request: &ApiRequest, response: &WireResponse) -> Result<()> {
 /// The error for 429 and 5xx answers.
 fn status_error(what: &str, status: u16, response: &WireResponse, text: &str, excerpt: String) -> Error {
     if status == 429 {
-        let retry_after_seconds = retry_after(response, OffsetDateTime::now_utc())
-            .map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX));
+        let retry_after_seconds =
+            retry_after(response, OffsetDateTime::now_utc()).map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX));
         return Error::RateLimited {
             retry_after_seconds,
             message: format!(
@@ -448,7 +461,9 @@ fn status_error(what: &str, status: u16, response: &WireResponse, text: &str, ex
     let said = if text.trim_start().starts_with('<') { format!("an HTML error page ({excerpt})") } else { excerpt };
     Error::Upstream {
         status,
-        message: format!("{what} failed on the appliance or a proxy in front of it ({status}); try again later: {said}"),
+        message: format!(
+            "{what} failed on the appliance or a proxy in front of it ({status}); try again later: {said}"
+        ),
     }
 }
 
@@ -614,7 +629,11 @@ mod tests {
     fn retry_after_reads_seconds_and_http_dates_against_the_answers_own_date() {
         let now = fixed_now();
         assert_eq!(retry_after(&wire(429, &[("Retry-After", " 7 ")], ""), now), Some(Duration::from_secs(7)));
-        let dated = wire(429, &[("Date", "Mon, 15 Jan 2024 12:00:00 GMT"), ("Retry-After", "Mon, 15 Jan 2024 12:00:30 GMT")], "");
+        let dated = wire(
+            429,
+            &[("Date", "Mon, 15 Jan 2024 12:00:00 GMT"), ("Retry-After", "Mon, 15 Jan 2024 12:00:30 GMT")],
+            "",
+        );
         assert_eq!(retry_after(&dated, now), Some(Duration::from_secs(30)));
         let past = wire(429, &[("Retry-After", "Mon, 15 Jan 2024 10:00:00 GMT")], "");
         assert_eq!(retry_after(&past, now), Some(Duration::ZERO));
@@ -651,7 +670,9 @@ mod tests {
         let answers = vec![wire(429, &[("Retry-After", "3")], ""); 4];
         let (out, sent, waits) = drive(ApiRequest::get("/modelbreaches"), answers);
         match out {
-            Err(Error::RateLimited { retry_after_seconds: Some(3), message }) => assert!(message.contains("4 attempts"), "{message}"),
+            Err(Error::RateLimited { retry_after_seconds: Some(3), message }) => {
+                assert!(message.contains("4 attempts"), "{message}")
+            }
             other => panic!("expected rate-limited, got {other:?}"),
         }
         assert_eq!((sent.len(), waits), (4, [3, 3, 4].map(Duration::from_secs).to_vec()));
@@ -687,7 +708,10 @@ mod tests {
         let (out, sent, _) = drive(request.clone(), vec![date_error.clone(), wire(200, &[], "{}")]);
         assert!(out.is_ok(), "{out:?}");
         let date = |w: &WireRequest| w.headers.iter().find(|(k, _)| k == "DTAPI-Date").map(|(_, v)| v.clone());
-        assert_eq!(sent.iter().map(date).collect::<Vec<_>>(), [Some("20240115T103000".into()), Some("20240115T123000".into())]);
+        assert_eq!(
+            sent.iter().map(date).collect::<Vec<_>>(),
+            [Some("20240115T103000".into()), Some("20240115T123000".into())]
+        );
 
         let (out, sent, _) = drive(request, vec![date_error.clone(), date_error]);
         let err = out.unwrap_err();
@@ -696,7 +720,11 @@ mod tests {
     }
 
     /// [`drive`] on a connection with `settings`.
-    fn drive_with(settings: Settings, request: ApiRequest, answers: Vec<WireResponse>) -> (Result<Value>, Vec<WireRequest>, Vec<Duration>) {
+    fn drive_with(
+        settings: Settings,
+        request: ApiRequest,
+        answers: Vec<WireResponse>,
+    ) -> (Result<Value>, Vec<WireRequest>, Vec<Duration>) {
         slept();
         let script = Script::new(answers);
         let conn = Connection::new("dt.example.com", "pub", "priv").unwrap().with_settings(settings).unwrap();
@@ -752,7 +780,8 @@ mod tests {
 
     #[test]
     fn a_date_error_without_a_usable_date_header_advises_time_sync() {
-        let (out, sent, _) = drive(ApiRequest::get("/status"), vec![wire(400, &[("Date", "nope")], r#"{"error":"API DATE ERROR"}"#)]);
+        let (out, sent, _) =
+            drive(ApiRequest::get("/status"), vec![wire(400, &[("Date", "nope")], r#"{"error":"API DATE ERROR"}"#)]);
         let err = out.unwrap_err();
         assert_eq!((err.case(), sent.len()), ("clock-skew", 1));
         assert!(err.message().contains("no usable Date header") && err.message().contains("NTP"), "{err}");
@@ -767,7 +796,8 @@ mod tests {
 
     #[test]
     fn an_html_502_from_a_proxy_is_upstream_not_a_login_page() {
-        let e = answer(502, &[("Content-Type", "text/html")], "<html><title>502 Bad Gateway</title></html>").unwrap_err();
+        let e =
+            answer(502, &[("Content-Type", "text/html")], "<html><title>502 Bad Gateway</title></html>").unwrap_err();
         assert_eq!(e.case(), "upstream");
     }
 

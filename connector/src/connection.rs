@@ -34,7 +34,9 @@ impl Settings {
     /// Refuses values outside their ranges, naming the field.
     pub fn check(&self) -> Result<()> {
         let out_of_range = |field: &str, value: i64, range: &str| {
-            Err(Error::InvalidConnection(format!("{field} is {value}; give a value from {range}, or leave it unset for the default")))
+            Err(Error::InvalidConnection(format!(
+                "{field} is {value}; give a value from {range}, or leave it unset for the default"
+            )))
         };
         if let Some(v) = self.clock_offset_seconds
             && !(-86_400..=86_400).contains(&v)

@@ -58,18 +58,29 @@ impl PollState {
     pub fn parse(text: Option<&str>, kind: &str) -> Result<Option<PollState>> {
         let Some(text) = text.filter(|t| !t.trim().is_empty()) else { return Ok(None) };
         let state: PollState = serde_json::from_str(text).map_err(|e| {
-            Error::field("state", format!("is not a state returned by a previous poll ({e}); pass it back unchanged, or omit it to start over"))
+            Error::field(
+                "state",
+                format!(
+                    "is not a state returned by a previous poll ({e}); pass it back unchanged, or omit it to start over"
+                ),
+            )
         })?;
         if state.version != STATE_VERSION || state.kind != kind {
             return Err(Error::field(
                 "state",
-                format!("was returned by a `{}` poll (version {}), not by a `{kind}` poll; omit it to start over", state.kind, state.version),
+                format!(
+                    "was returned by a `{}` poll (version {}), not by a `{kind}` poll; omit it to start over",
+                    state.kind, state.version
+                ),
             ));
         }
         if state.cursor < MIN_CURSOR_MS {
             return Err(Error::field(
                 "state",
-                format!("has the cursor {}, which no poll returns; pass the state back unchanged, or omit it to start over", state.cursor),
+                format!(
+                    "has the cursor {}, which no poll returns; pass the state back unchanged, or omit it to start over",
+                    state.cursor
+                ),
             ));
         }
         Ok(Some(state))
@@ -101,7 +112,12 @@ pub fn select<T>(
     mut candidates: Vec<(String, i64, T)>,
 ) -> (Vec<T>, PollState, bool) {
     let (start, _) = window(state.as_ref(), settings, now_ms);
-    let mut next = state.unwrap_or(PollState { version: STATE_VERSION, kind: kind.to_owned(), cursor: start, seen: BTreeMap::new() });
+    let mut next = state.unwrap_or(PollState {
+        version: STATE_VERSION,
+        kind: kind.to_owned(),
+        cursor: start,
+        seen: BTreeMap::new(),
+    });
     candidates.retain(|(id, created, _)| *created >= start && !next.seen.contains_key(id));
     candidates.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
     // An id listed twice with different creation times is not adjacent after the sort; the

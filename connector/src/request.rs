@@ -99,14 +99,9 @@ impl ApiRequest {
 
     /// A POST request with a form body (`k=v&...`, percent-encoded).
     pub fn post_form<K: AsRef<str>, V: AsRef<str>>(path: impl Into<String>, fields: &[(K, V)]) -> Self {
-        let encoded: Vec<String> = fields
-            .iter()
-            .map(|(k, v)| format!("{}={}", encode(k.as_ref()), encode(v.as_ref())))
-            .collect();
-        let body = Body {
-            bytes: encoded.join("&").into_bytes(),
-            content_type: "application/x-www-form-urlencoded",
-        };
+        let encoded: Vec<String> =
+            fields.iter().map(|(k, v)| format!("{}={}", encode(k.as_ref()), encode(v.as_ref()))).collect();
+        let body = Body { bytes: encoded.join("&").into_bytes(), content_type: "application/x-www-form-urlencoded" };
         Self { body: Some(body), ..Self::new(Method::Post, path) }
     }
 
@@ -143,7 +138,8 @@ impl ApiRequest {
     /// Refuses a request larger than an appliance takes ([`MAX_PATH_AND_QUERY_BYTES`],
     /// [`MAX_BODY_BYTES`]), naming the parameter that makes it so, before anything is signed.
     pub fn check_size(&self) -> Result<()> {
-        let sent = self.path.len() + self.params.iter().map(|(k, v)| encoded_len(k) + encoded_len(v) + 2).sum::<usize>();
+        let sent =
+            self.path.len() + self.params.iter().map(|(k, v)| encoded_len(k) + encoded_len(v) + 2).sum::<usize>();
         if sent > MAX_PATH_AND_QUERY_BYTES {
             let largest = self.params.iter().map(|(k, v)| (k, encoded_len(v))).max_by_key(|&(_, len)| len);
             let culprit = match largest {
@@ -189,8 +185,7 @@ impl ApiRequest {
     pub fn sign(&self, conn: &Connection, now: OffsetDateTime) -> WireRequest {
         // One date, used for both the header and the signature.
         let date = signing::format_date(now);
-        let signature =
-            signing::signature(conn.private_token(), conn.public_token(), &date, &self.signed_target());
+        let signature = signing::signature(conn.private_token(), conn.public_token(), &date, &self.signed_target());
         let mut headers = vec![
             (signing::TOKEN_HEADER.to_owned(), conn.public_token().to_owned()),
             (signing::DATE_HEADER.to_owned(), date),
@@ -261,7 +256,11 @@ fn unreserved(b: u8) -> bool {
 struct AsciiFormatter;
 
 impl serde_json::ser::Formatter for AsciiFormatter {
-    fn write_string_fragment<W: ?Sized + std::io::Write>(&mut self, writer: &mut W, fragment: &str) -> std::io::Result<()> {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
         for c in fragment.chars() {
             if c.is_ascii() {
                 writer.write_all(&[c as u8])?;
@@ -356,6 +355,10 @@ mod tests {
         assert!(ApiRequest::get("/status").is_idempotent());
         assert!(ApiRequest::new(Method::Delete, "/tags/entities").is_idempotent());
         assert!(!ApiRequest::post_json("/modelbreaches/1/comments", &json!({"message": "x"})).is_idempotent());
-        assert!(ApiRequest::post_json("/modelbreaches/1/acknowledge", &json!({"acknowledge": true})).idempotent(true).is_idempotent());
+        assert!(
+            ApiRequest::post_json("/modelbreaches/1/acknowledge", &json!({"acknowledge": true}))
+                .idempotent(true)
+                .is_idempotent()
+        );
     }
 }

@@ -195,11 +195,16 @@ impl<'a> Obj<'a> {
     /// An optional whole number (a numeric string is accepted).
     pub fn opt_u64(&self, key: &str) -> Result<Option<u64>> {
         self.get(key)
-            .map(|v| match v {
-                Value::Number(n) => n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0 && f.fract() == 0.0).map(|f| f as u64)),
-                Value::String(s) => s.trim().parse().ok(),
-                _ => None,
-            }.ok_or_else(|| wrong(&self.at(key), "a whole number", v)))
+            .map(|v| {
+                match v {
+                    Value::Number(n) => {
+                        n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0 && f.fract() == 0.0).map(|f| f as u64))
+                    }
+                    Value::String(s) => s.trim().parse().ok(),
+                    _ => None,
+                }
+                .ok_or_else(|| wrong(&self.at(key), "a whole number", v))
+            })
             .transpose()
     }
 
@@ -207,11 +212,16 @@ impl<'a> Obj<'a> {
     /// fractional milliseconds are accepted).
     pub fn opt_i64(&self, key: &str) -> Result<Option<i64>> {
         self.get(key)
-            .map(|v| match v {
-                Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
-                Value::String(s) => s.trim().parse::<i64>().ok().or_else(|| s.trim().parse::<f64>().ok().map(|f| f as i64)),
-                _ => None,
-            }.ok_or_else(|| wrong(&self.at(key), "a whole number", v)))
+            .map(|v| {
+                match v {
+                    Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+                    Value::String(s) => {
+                        s.trim().parse::<i64>().ok().or_else(|| s.trim().parse::<f64>().ok().map(|f| f as i64))
+                    }
+                    _ => None,
+                }
+                .ok_or_else(|| wrong(&self.at(key), "a whole number", v))
+            })
             .transpose()
     }
 
@@ -223,22 +233,28 @@ impl<'a> Obj<'a> {
     /// An optional number (a numeric string is accepted).
     pub fn opt_f64(&self, key: &str) -> Result<Option<f64>> {
         self.get(key)
-            .map(|v| match v {
-                Value::Number(n) => n.as_f64(),
-                Value::String(s) => s.trim().parse().ok(),
-                _ => None,
-            }.ok_or_else(|| wrong(&self.at(key), "a number", v)))
+            .map(|v| {
+                match v {
+                    Value::Number(n) => n.as_f64(),
+                    Value::String(s) => s.trim().parse().ok(),
+                    _ => None,
+                }
+                .ok_or_else(|| wrong(&self.at(key), "a number", v))
+            })
             .transpose()
     }
 
     /// An optional boolean.
     pub fn opt_bool(&self, key: &str) -> Result<Option<bool>> {
         self.get(key)
-            .map(|v| match v {
-                Value::Bool(b) => Some(*b),
-                Value::String(s) if s == "true" || s == "false" => Some(s == "true"),
-                _ => None,
-            }.ok_or_else(|| wrong(&self.at(key), "a boolean", v)))
+            .map(|v| {
+                match v {
+                    Value::Bool(b) => Some(*b),
+                    Value::String(s) if s == "true" || s == "false" => Some(s == "true"),
+                    _ => None,
+                }
+                .ok_or_else(|| wrong(&self.at(key), "a boolean", v))
+            })
             .transpose()
     }
 

@@ -19,8 +19,7 @@ pub const DATE_HEADER: &str = "DTAPI-Date";
 pub const SIGNATURE_HEADER: &str = "DTAPI-Signature";
 
 /// The `DTAPI-Date` form the connector sends: compact, UTC, with nothing that needs encoding.
-const DATE_FORMAT: &[FormatItem<'static>] =
-    format_description!("[year][month][day]T[hour][minute][second]");
+const DATE_FORMAT: &[FormatItem<'static>] = format_description!("[year][month][day]T[hour][minute][second]");
 
 /// Formats `now` (converted to UTC) as a `DTAPI-Date` value, e.g. `20240115T103000`.
 pub fn format_date(now: OffsetDateTime) -> String {
@@ -45,8 +44,7 @@ pub fn signed_target(path: &str, query_or_body: &[u8]) -> Vec<u8> {
 /// Computes the `DTAPI-Signature` value for a signed target.
 pub fn signature(private_token: &str, public_token: &str, date: &str, target: &[u8]) -> String {
     // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = Hmac::<Sha1>::new_from_slice(private_token.as_bytes())
-        .expect("HMAC-SHA1 takes keys of any length");
+    let mut mac = Hmac::<Sha1>::new_from_slice(private_token.as_bytes()).expect("HMAC-SHA1 takes keys of any length");
     mac.update(target);
     mac.update(b"\n");
     mac.update(public_token.as_bytes());

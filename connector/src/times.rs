@@ -59,10 +59,17 @@ impl Instant {
             }
         };
         if !(MIN_MS..=MAX_MS).contains(&ms) {
-            return Err(Error::field(field, format!(
-                "{ms} is not a date between 2000 and 2200 in epoch milliseconds{}",
-                if (MIN_MS / 1000..=MAX_MS / 1000).contains(&ms) { " (it looks like seconds: multiply by 1000)" } else { "" }
-            )));
+            return Err(Error::field(
+                field,
+                format!(
+                    "{ms} is not a date between 2000 and 2200 in epoch milliseconds{}",
+                    if (MIN_MS / 1000..=MAX_MS / 1000).contains(&ms) {
+                        " (it looks like seconds: multiply by 1000)"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
         }
         Ok(ms)
     }

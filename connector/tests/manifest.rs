@@ -82,7 +82,8 @@ fn accepted_fields(action: &str) -> BTreeSet<String> {
 fn input_schemas_list_exactly_the_fields_the_dispatcher_accepts() {
     for a in manifest_actions() {
         let name = a["name"].as_str().unwrap();
-        let schema: BTreeSet<String> = a["input"]["properties"].as_object().map(|p| p.keys().cloned().collect()).unwrap_or_default();
+        let schema: BTreeSet<String> =
+            a["input"]["properties"].as_object().map(|p| p.keys().cloned().collect()).unwrap_or_default();
         assert_eq!(schema, accepted_fields(name), "{name}: manifest input properties vs accepted fields");
         for required in a["input"]["required"].as_array().into_iter().flatten() {
             assert!(schema.contains(required.as_str().unwrap()), "{name}: required {required} is not a property");
@@ -96,7 +97,9 @@ fn connection_schema_matches_the_wit_connection_record() {
     let record = types.split("record connection {").nth(1).unwrap().split('}').next().unwrap();
     let wit: BTreeSet<String> = record
         .lines()
-        .filter_map(|l| l.trim().split_once(':').filter(|_| !l.trim().starts_with("//")).map(|(k, _)| k.replace('-', "_")))
+        .filter_map(|l| {
+            l.trim().split_once(':').filter(|_| !l.trim().starts_with("//")).map(|(k, _)| k.replace('-', "_"))
+        })
         .collect();
     let m = manifest();
     let schema: BTreeSet<String> = m["connection"]["properties"].as_object().unwrap().keys().cloned().collect();
@@ -135,5 +138,8 @@ fn readme_action_table_matches_the_manifest() {
         std::fs::write(path, format!("{head}<!-- actions:start -->\n{table}<!-- actions:end -->{tail}")).unwrap();
         return;
     }
-    assert_eq!(current, table, "README action table is stale: run `UPDATE_README=1 cargo test -p darktrace-connector --test manifest`");
+    assert_eq!(
+        current, table,
+        "README action table is stale: run `UPDATE_README=1 cargo test -p darktrace-connector --test manifest`"
+    );
 }

@@ -1,9 +1,9 @@
 //! The signing ground truth: every published vector, through the signing functions and through
 //! the request builder.
 
+use darktrace_connector::Connection;
 use darktrace_connector::request::ApiRequest;
 use darktrace_connector::signing;
-use darktrace_connector::Connection;
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::macros::format_description;
@@ -43,9 +43,10 @@ fn vector(id: &str) -> Value {
 
 fn signed_header(req: &ApiRequest, v: &Value) -> (String, Vec<(String, String)>) {
     let conn = Connection::new("dt.example.com", s(v, "public_token"), s(v, "private_token")).unwrap();
-    let date = time::PrimitiveDateTime::parse(s(v, "date"), format_description!("[year][month][day]T[hour][minute][second]"))
-        .expect("builder vectors use the compact date")
-        .assume_utc();
+    let date =
+        time::PrimitiveDateTime::parse(s(v, "date"), format_description!("[year][month][day]T[hour][minute][second]"))
+            .expect("builder vectors use the compact date")
+            .assume_utc();
     let wire = req.sign(&conn, OffsetDateTime::from(date));
     (wire.url, wire.headers)
 }

@@ -83,10 +83,8 @@ fn header<'a>(request: &'a WireRequest, name: &str) -> &'a str {
 /// fuzzer put the private token in the input itself), the private token appears nowhere.
 pub fn check_wire(request: &WireRequest, secret_may_appear: bool) {
     let base = format!("https://{API_ADDRESS}");
-    let rest = request
-        .url
-        .strip_prefix(&base)
-        .unwrap_or_else(|| panic!("the URL is not under {base}: {:?}", request.url));
+    let rest =
+        request.url.strip_prefix(&base).unwrap_or_else(|| panic!("the URL is not under {base}: {:?}", request.url));
     assert!(rest.starts_with('/'), "the URL has no path after the address: {:?}", request.url);
     let (path, query) = match rest.split_once('?') {
         Some((path, query)) => (path, Some(query)),
@@ -102,10 +100,17 @@ pub fn check_wire(request: &WireRequest, secret_may_appear: bool) {
     };
 
     // The http crate's parser is the one hyper, and so the host's sender, reads the URL with.
-    let uri: http::Uri = request.url.parse().unwrap_or_else(|e| panic!("the URL does not parse ({e}): {:?}", request.url));
-    assert_eq!((uri.scheme_str(), uri.host(), uri.port_u16()), (Some("https"), Some(API_ADDRESS), None), "{:?}", request.url);
+    let uri: http::Uri =
+        request.url.parse().unwrap_or_else(|e| panic!("the URL does not parse ({e}): {:?}", request.url));
+    assert_eq!(
+        (uri.scheme_str(), uri.host(), uri.port_u16()),
+        (Some("https"), Some(API_ADDRESS), None),
+        "{:?}",
+        request.url
+    );
     assert_eq!((uri.path(), uri.query()), (path, query), "{:?}", request.url);
-    let read_back: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or("").as_bytes()).into_owned().collect();
+    let read_back: Vec<(String, String)> =
+        form_urlencoded::parse(query.unwrap_or("").as_bytes()).into_owned().collect();
     assert_eq!(read_back, pairs, "a form reader reads other pairs from {:?}", request.url);
 
     for (name, value) in &request.headers {
@@ -175,7 +180,11 @@ pub fn check_result(action: &str, result: &Result<String>, allowed: &[&str], sec
             assert!(allowed.contains(&case), "{action}: an error of case {case} cannot happen here: {error}");
             assert!(!error.message().trim().is_empty(), "{action}: a {case} error with an empty message");
             // Messages quote excerpts, never whole inputs or answers, whatever their size.
-            assert!(error.message().len() <= MAX_MESSAGE_BYTES, "{action}: a {case} error of {} bytes", error.message().len());
+            assert!(
+                error.message().len() <= MAX_MESSAGE_BYTES,
+                "{action}: a {case} error of {} bytes",
+                error.message().len()
+            );
             let shown = format!("{error} {error:?}");
             assert!(secret_may_appear || !shown.contains(PRIVATE_TOKEN), "{action}: the private token is in the error");
         }

@@ -123,12 +123,10 @@ pub fn request_building(data: &[u8]) {
     let wire = request.sign(&connection(), now);
 
     let strings = case.params.iter().flat_map(|(k, v)| [k, v]).chain(case.form.iter().flat_map(|(k, v)| [k, v]));
-    let secret_may_appear = strings
-        .chain(case.optional.iter().map(|(k, _)| k))
-        .chain(&segments)
-        .any(|s| s.contains(PRIVATE_TOKEN))
-        || case.optional.iter().any(|(_, v)| v.as_deref().is_some_and(|v| v.contains(PRIVATE_TOKEN)))
-        || body.to_string().contains(PRIVATE_TOKEN);
+    let secret_may_appear =
+        strings.chain(case.optional.iter().map(|(k, _)| k)).chain(&segments).any(|s| s.contains(PRIVATE_TOKEN))
+            || case.optional.iter().any(|(_, v)| v.as_deref().is_some_and(|v| v.contains(PRIVATE_TOKEN)))
+            || body.to_string().contains(PRIVATE_TOKEN);
     check_wire(&wire, secret_may_appear);
 
     let query = wire.url.split_once('?').map_or("", |(_, q)| q);
@@ -143,7 +141,8 @@ pub fn request_building(data: &[u8]) {
     match case.kind {
         Kind::Get | Kind::Delete => assert_eq!(wire.body, None),
         Kind::Json => {
-            let sent: Value = serde_json::from_slice(wire.body.as_deref().expect("a JSON body")).expect("check_wire parsed it");
+            let sent: Value =
+                serde_json::from_slice(wire.body.as_deref().expect("a JSON body")).expect("check_wire parsed it");
             let plain: Value = serde_json::from_str(&body.to_string()).expect("serde_json reads its own output");
             assert_eq!(sent, plain, "the ASCII-escaped body reads back to another value");
         }

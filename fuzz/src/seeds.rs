@@ -61,13 +61,23 @@ pub fn all() -> Vec<Seed> {
         ("device-ok", "get-device", 200, format!("\n\n{}", CANNED_ANSWERS[6])),
         ("ack-ok", "acknowledge-model-breach", 200, "\n\n{\"response\":\"SUCCESS\"}".to_owned()),
         ("truncated-json", "get-model-breach", 200, "\n\n[{\"pbid\":12345,\"time\":17053".to_owned()),
-        ("huge-numbers", "list-model-breaches", 200, "\n\n[{\"pbid\":18446744073709551616,\"time\":1e999,\"score\":-0.0}]".to_owned()),
+        (
+            "huge-numbers",
+            "list-model-breaches",
+            200,
+            "\n\n[{\"pbid\":18446744073709551616,\"time\":1e999,\"score\":-0.0}]".to_owned(),
+        ),
         ("wrong-shape", "get-device", 200, "\n\n{\"did\":\"forty-two\",\"ip\":[]}".to_owned()),
         ("login-page", "list-devices", 200, login.to_owned()),
         ("redirect-login", "get-model", 302, "Location: /login\n\nFound. Redirecting to /login".to_owned()),
         ("date-error", "add-model-breach-comment", 400, date_error.to_owned()),
         // A signed year in the Date header once made the client re-sign with `-0001...` as DTAPI-Date.
-        ("date-error-signed-year", "get-status", 400, "Date: Mon, 01 Jan -0001 00:00:00 GMT\n\n{\"error\":\"API DATE ERROR\"}".to_owned()),
+        (
+            "date-error-signed-year",
+            "get-status",
+            400,
+            "Date: Mon, 01 Jan -0001 00:00:00 GMT\n\n{\"error\":\"API DATE ERROR\"}".to_owned(),
+        ),
         ("signature-error", "get-status", 401, "\n\n{\"error\":\"API SIGNATURE ERROR\"}".to_owned()),
         ("not-found", "get-model-component", 404, "\n\n{\"error\":\"Not found\"}".to_owned()),
         ("rate-limited", "list-tags", 429, "Retry-After: 7\n\n".to_owned()),
@@ -75,7 +85,11 @@ pub fn all() -> Vec<Seed> {
         ("poll-page", "poll-ai-analyst-incidents", 200, "\n\n[]".to_owned()),
     ] {
         let status: u16 = status;
-        seeds.push(seed("response_parsing", name, [&[index(action)][..], &status.to_be_bytes(), answer.as_bytes()].concat()));
+        seeds.push(seed(
+            "response_parsing",
+            name,
+            [&[index(action)][..], &status.to_be_bytes(), answer.as_bytes()].concat(),
+        ));
     }
 
     // `arbitrary` reads structure from any bytes; these give it text with every separator.
@@ -133,10 +147,30 @@ fn dictionary(tokens: std::collections::BTreeSet<String>) -> String {
 /// reads, HTML markers and JSON edge values.
 fn response_dictionary() -> String {
     let tokens = [
-        "API SIGNATURE ERROR", "API DATE ERROR", "INPUT ERROR", "SUCCESS", "\"error\":", "\"response\":",
-        "Retry-After: ", "Date: ", "Location: ", "Content-Type: ", "text/html", "application/json", "/login", "/403",
-        "Log In | Darktrace", "<html>", "\n\n", "Mon, 15 Jan 2024 12:30:00 GMT", "1e999", "-0", "18446744073709551616",
-        "null", "[]", "{}",
+        "API SIGNATURE ERROR",
+        "API DATE ERROR",
+        "INPUT ERROR",
+        "SUCCESS",
+        "\"error\":",
+        "\"response\":",
+        "Retry-After: ",
+        "Date: ",
+        "Location: ",
+        "Content-Type: ",
+        "text/html",
+        "application/json",
+        "/login",
+        "/403",
+        "Log In | Darktrace",
+        "<html>",
+        "\n\n",
+        "Mon, 15 Jan 2024 12:30:00 GMT",
+        "1e999",
+        "-0",
+        "18446744073709551616",
+        "null",
+        "[]",
+        "{}",
     ];
     dictionary(tokens.iter().map(|t| t.to_string()).collect())
 }
@@ -151,7 +185,22 @@ fn invoke_dictionary() -> String {
             tokens.insert(format!("\"{name}\":"));
         }
     }
-    for extra in ["{", "}", "[", "]", ",", "null", "true", "false", "-1", "1e999", "18446744073709551616", "\"\"", "\\u0000", "2024-01-15T10:30:00Z"] {
+    for extra in [
+        "{",
+        "}",
+        "[",
+        "]",
+        ",",
+        "null",
+        "true",
+        "false",
+        "-1",
+        "1e999",
+        "18446744073709551616",
+        "\"\"",
+        "\\u0000",
+        "2024-01-15T10:30:00Z",
+    ] {
         tokens.insert(extra.to_owned());
     }
     dictionary(tokens)

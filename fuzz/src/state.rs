@@ -1,10 +1,10 @@
 //! `state_and_times`: the poll state text a platform hands back, the poll window and selection,
 //! input instants and HTTP dates.
 
+use darktrace_connector::WireResponse;
 use darktrace_connector::client::{parse_http_date, retry_after, server_clock_offset};
 use darktrace_connector::poll::{self, PollSettings, PollState};
 use darktrace_connector::times::{self, Instant, iso_from_ms};
-use darktrace_connector::WireResponse;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -56,7 +56,8 @@ pub fn state_and_times(data: &[u8]) {
             Ok(ms) => {
                 assert!(PLAUSIBLE_MS.contains(&ms), "{instant:?} gave {ms}");
                 let iso = iso_from_ms(ms);
-                let back = OffsetDateTime::parse(&iso, &Rfc3339).unwrap_or_else(|e| panic!("{iso} does not parse: {e}"));
+                let back =
+                    OffsetDateTime::parse(&iso, &Rfc3339).unwrap_or_else(|e| panic!("{iso} does not parse: {e}"));
                 assert_eq!((back.unix_timestamp_nanos() / 1_000_000) as i64, ms, "{iso}");
             }
             Err(e) => {
@@ -91,7 +92,11 @@ fn check_poll(state_text: &str, kind: &str, settings: &PollSettings, now: i64, c
         }
     };
     if let Some(state) = &state {
-        assert_eq!(PollState::parse(Some(&state.to_text()), kind), Ok(Some(state.clone())), "the state does not round-trip");
+        assert_eq!(
+            PollState::parse(Some(&state.to_text()), kind),
+            Ok(Some(state.clone())),
+            "the state does not round-trip"
+        );
     }
     let (start, end) = poll::window(state.as_ref(), settings, now);
     assert!(start <= end, "window {start}..{end}");
@@ -105,7 +110,10 @@ fn check_poll(state_text: &str, kind: &str, settings: &PollSettings, now: i64, c
         assert!(delivered.insert(id), "{id} delivered twice");
         assert!(*created >= start, "{id} is older than the window");
         assert!(state.as_ref().is_none_or(|s| !s.seen.contains_key(id)), "{id} was already delivered");
-        assert!(next.seen.contains_key(id) || *created < next.cursor.saturating_sub(settings.overlap_ms), "{id} is not remembered");
+        assert!(
+            next.seen.contains_key(id) || *created < next.cursor.saturating_sub(settings.overlap_ms),
+            "{id} is not remembered"
+        );
     }
     if let Some(state) = &state {
         assert!(next.cursor >= state.cursor, "the cursor went back");

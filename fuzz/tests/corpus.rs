@@ -15,10 +15,8 @@ fn fuzz_dir() -> PathBuf {
 #[test]
 fn the_committed_seeds_and_dictionary_are_what_the_generator_writes() {
     let update = std::env::var_os("UPDATE_SEEDS").is_some();
-    let mut files: Vec<(PathBuf, Vec<u8>)> = seeds::all()
-        .into_iter()
-        .map(|s| (fuzz_dir().join("corpus").join(s.target).join(s.name), s.bytes))
-        .collect();
+    let mut files: Vec<(PathBuf, Vec<u8>)> =
+        seeds::all().into_iter().map(|s| (fuzz_dir().join("corpus").join(s.target).join(s.name), s.bytes)).collect();
     for (target, text) in seeds::dictionaries() {
         files.push((fuzz_dir().join("dict").join(format!("{target}.dict")), text.into_bytes()));
     }
@@ -27,7 +25,8 @@ fn the_committed_seeds_and_dictionary_are_what_the_generator_writes() {
             fs::create_dir_all(path.parent().unwrap()).unwrap();
             fs::write(&path, &bytes).unwrap();
         } else {
-            let committed = fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}; run UPDATE_SEEDS=1 cargo test", path.display()));
+            let committed =
+                fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}; run UPDATE_SEEDS=1 cargo test", path.display()));
             assert!(committed == bytes, "{} is stale; run UPDATE_SEEDS=1 cargo test", path.display());
         }
     }
@@ -53,7 +52,8 @@ fn every_corpus_file_runs_clean_through_its_target() {
 #[test]
 fn every_action_has_a_valid_input_that_reaches_the_appliance() {
     for action in actions() {
-        let transport = Recorder::new(|_: &WireRequest| WireResponse { status: 200, headers: Vec::new(), body: b"{}".to_vec() });
+        let transport =
+            Recorder::new(|_: &WireRequest| WireResponse { status: 200, headers: Vec::new(), body: b"{}".to_vec() });
         let result = invoke(Ok(connection()), &transport, action.name, valid_input(action.name));
         if let Err(e) = &result {
             assert_ne!(e.case(), "invalid-input", "{}: {e}", action.name);

@@ -328,7 +328,9 @@ async fn run_command(cli: &Cli, host: &Host) -> Result<(), Failure> {
                     .flatten()
                     .find(|a| a["name"] == name.as_str())
                     .cloned()
-                    .ok_or_else(|| Failure::Usage(format!("unknown action `{name}`; `host-test actions` lists them")))?,
+                    .ok_or_else(|| {
+                        Failure::Usage(format!("unknown action `{name}`; `host-test actions` lists them"))
+                    })?,
             };
             print_json(&out);
             Ok(())
@@ -360,7 +362,8 @@ impl<'a> Trust<'a> {
 }
 
 fn parse_pins<'a>(pins: impl Iterator<Item = &'a String>) -> Result<Vec<[u8; 32]>, Failure> {
-    pins.map(|pin| crate::outbound::tls::parse_fingerprint(pin).map_err(|e| Failure::Usage(format!("--pin: {e:#}")))).collect()
+    pins.map(|pin| crate::outbound::tls::parse_fingerprint(pin).map_err(|e| Failure::Usage(format!("--pin: {e:#}"))))
+        .collect()
 }
 
 fn load_host(cli: &Cli, trust: Trust<'_>) -> Result<Host, Failure> {
@@ -383,7 +386,8 @@ fn load_host(cli: &Cli, trust: Trust<'_>) -> Result<Host, Failure> {
     let host = Host::load(&path, config)?;
     Ok(match cli.max_response {
         Some(mib) => {
-            let limits = crate::outbound::ResponseLimits { max_body_bytes: Some(mib * 1024 * 1024), ..host.response_limits() };
+            let limits =
+                crate::outbound::ResponseLimits { max_body_bytes: Some(mib * 1024 * 1024), ..host.response_limits() };
             host.with_response_limits(limits)
         }
         None => host,
@@ -399,7 +403,9 @@ fn read_input(input: Option<&str>, file: Option<&PathBuf>) -> Result<String, Fai
     match (input, file) {
         (Some("-"), _) => {
             let mut text = String::new();
-            std::io::stdin().read_to_string(&mut text).map_err(|e| Failure::Usage(format!("cannot read the input from stdin: {e}")))?;
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|e| Failure::Usage(format!("cannot read the input from stdin: {e}")))?;
             Ok(text)
         }
         (Some(json), _) => Ok(json.to_owned()),
@@ -485,8 +491,10 @@ async fn connect(cli: &Cli) -> Result<(ConnectionParams, Option<Simulator>), Fai
 async fn conformance(cli: &Cli, host: &Host, suite_file: Option<&PathBuf>) -> Result<(), Failure> {
     let suite = match suite_file {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))?;
-            serde_json::from_str(&text).map_err(|e| Failure::Usage(format!("{} is not a conformance suite: {e}", path.display())))?
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))?;
+            serde_json::from_str(&text)
+                .map_err(|e| Failure::Usage(format!("{} is not a conformance suite: {e}", path.display())))?
         }
         None => crate::conformance::Suite::committed()?,
     };
@@ -546,8 +554,9 @@ async fn serve_simulator(
     if let (Some(sha256), Some(pem)) = (sim.certificate_sha256(), sim.certificate_pem()) {
         println!("Certificate SHA-256: {} (use it with --pin)", crate::outbound::tls::format_fingerprint(&sha256));
         if let Some(path) = cert_out {
-            std::fs::write(path, pem)
-                .map_err(|e| Failure::Usage(format!("cannot write the certificate to --cert-out {}: {e}", path.display())))?;
+            std::fs::write(path, pem).map_err(|e| {
+                Failure::Usage(format!("cannot write the certificate to --cert-out {}: {e}", path.display()))
+            })?;
             println!("Certificate written to {} (use it with --ca-cert)", path.display());
         }
     }
@@ -576,14 +585,18 @@ fn store(cli: &Cli) -> Result<Store, Failure> {
 fn read_private_token(file: Option<&PathBuf>) -> Result<String, Failure> {
     use std::io::IsTerminal as _;
     let token = if let Some(path) = file {
-        std::fs::read_to_string(path).map_err(|e| Failure::Usage(format!("cannot read the private token file {}: {e}", path.display())))?
+        std::fs::read_to_string(path)
+            .map_err(|e| Failure::Usage(format!("cannot read the private token file {}: {e}", path.display())))?
     } else if let Some(t) = std::env::var(PRIVATE_TOKEN_ENV).ok().filter(|t| !t.is_empty()) {
         t
     } else if std::io::stdin().is_terminal() {
-        rpassword::prompt_password("Private token (not shown): ").map_err(|e| Failure::Usage(format!("cannot read the private token: {e}")))?
+        rpassword::prompt_password("Private token (not shown): ")
+            .map_err(|e| Failure::Usage(format!("cannot read the private token: {e}")))?
     } else {
         let mut line = String::new();
-        std::io::stdin().read_line(&mut line).map_err(|e| Failure::Usage(format!("cannot read the private token from stdin: {e}")))?;
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| Failure::Usage(format!("cannot read the private token from stdin: {e}")))?;
         line
     };
     let token = token.trim().to_owned();
@@ -599,11 +612,18 @@ async fn test_pair(host: &Host, params: &ConnectionParams) -> Result<Result<(), 
 }
 
 fn test_record(outcome: &Result<(), GuestError>) -> TestRecord {
-    TestRecord { at: crate::store::now(), result: outcome.as_ref().map_or_else(|e| e.case().to_owned(), |()| "ok".to_owned()) }
+    TestRecord {
+        at: crate::store::now(),
+        result: outcome.as_ref().map_or_else(|e| e.case().to_owned(), |()| "ok".to_owned()),
+    }
 }
 
 /// Tests a token pair with a host that trusts what the connection trusts (its CA, its pins).
-async fn test_with(cli: &Cli, trust: Trust<'_>, params: &ConnectionParams) -> Result<(Result<(), GuestError>, String), Failure> {
+async fn test_with(
+    cli: &Cli,
+    trust: Trust<'_>,
+    params: &ConnectionParams,
+) -> Result<(Result<(), GuestError>, String), Failure> {
     let host = load_host(cli, trust)?;
     Ok((test_pair(&host, params).await?, host.identity().to_owned()))
 }
@@ -612,14 +632,26 @@ async fn connections(cli: &Cli, command: &ConnectionsCommand) -> Result<(), Fail
     let store = store(cli)?;
     let guest_failure = |identity: String, error: GuestError| Failure::Guest { identity, error };
     match command {
-        ConnectionsCommand::Add { name, api_address, public_token, private_token_file, ca_cert, pin, expires, no_test } => {
-            let pins: Vec<String> = parse_pins(pin.iter())?.iter().map(crate::outbound::tls::format_fingerprint).collect();
+        ConnectionsCommand::Add {
+            name,
+            api_address,
+            public_token,
+            private_token_file,
+            ca_cert,
+            pin,
+            expires,
+            no_test,
+        } => {
+            let pins: Vec<String> =
+                parse_pins(pin.iter())?.iter().map(crate::outbound::tls::format_fingerprint).collect();
             crate::store::check_name(name).map_err(|e| Failure::Usage(e.to_string()))?;
             if let Some(date) = expires {
                 crate::store::check_expiry(date).map_err(|e| Failure::Usage(format!("{e:#}")))?;
             }
             if store.list()?.iter().any(|c| &c.name == name) {
-                return Err(Failure::Usage(format!("a connection named `{name}` already exists; names are fixed: remove it first or pick another name")));
+                return Err(Failure::Usage(format!(
+                    "a connection named `{name}` already exists; names are fixed: remove it first or pick another name"
+                )));
             }
             let private_token = read_private_token(private_token_file.as_ref())?;
             let params = ConnectionParams {
@@ -659,7 +691,11 @@ async fn connections(cli: &Cli, command: &ConnectionsCommand) -> Result<(), Fail
                 return Ok(());
             }
             let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{:<20} {:<32} {:<12} {:<21} {:<11} {:<21} LAST TEST", "NAME", "API ADDRESS", "PUBLIC", "CREATED", "EXPIRES", "LAST USED");
+            let _ = writeln!(
+                out,
+                "{:<20} {:<32} {:<12} {:<21} {:<11} {:<21} LAST TEST",
+                "NAME", "API ADDRESS", "PUBLIC", "CREATED", "EXPIRES", "LAST USED"
+            );
             for c in &all {
                 let s = c.summary();
                 let _ = writeln!(
@@ -766,13 +802,17 @@ async fn poll(
                 let _ = out.flush();
                 drop(out);
                 let next = batch["state"].as_str().context("the poll result has no state")?;
-                write_atomically(state_file, next)
-                    .map_err(|e| Failure::Host(anyhow::anyhow!("cannot save the state file {}: {e}", state_file.display())))?;
+                write_atomically(state_file, next).map_err(|e| {
+                    Failure::Host(anyhow::anyhow!("cannot save the state file {}: {e}", state_file.display()))
+                })?;
                 batch["more"] == Value::Bool(true)
             }
             Err(error) if follow => {
                 // A failed poll changes nothing; report it and try again next interval.
-                eprintln!("{}", json!({"error": error.case(), "message": error.message(), "connector": host.identity()}));
+                eprintln!(
+                    "{}",
+                    json!({"error": error.case(), "message": error.message(), "connector": host.identity()})
+                );
                 false
             }
             Err(error) => return Err(Failure::Guest { identity: host.identity().to_owned(), error }),

@@ -131,7 +131,10 @@ impl Suite {
                 .await?
                 .map_err(|e| anyhow::anyhow!("binding `{name}`: {} failed: {}", binding.action, e.message()))?;
             let result: Value = serde_json::from_str(&out)?;
-            let value = result.pointer(&binding.pointer).cloned().with_context(|| format!("binding `{name}`: no {} in the result", binding.pointer))?;
+            let value = result
+                .pointer(&binding.pointer)
+                .cloned()
+                .with_context(|| format!("binding `{name}`: no {} in the result", binding.pointer))?;
             values.insert(format!("${{{name}}}"), value);
         }
         let mut bound = self.clone();
@@ -164,7 +167,9 @@ pub async fn run_wasmtime(host: &Host, conn: &ConnectionParams, suite: &Suite) -
     let mut results = Vec::new();
     for case in &suite.cases {
         let outcome = match host.invoke(conn, &case.action, &case.input.to_string()).await {
-            Ok(Ok(out)) => serde_json::from_str(&out).map_or_else(|e| Outcome::Failure(format!("invalid JSON: {e}")), Outcome::Ok),
+            Ok(Ok(out)) => {
+                serde_json::from_str(&out).map_or_else(|e| Outcome::Failure(format!("invalid JSON: {e}")), Outcome::Ok)
+            }
             Ok(Err(e)) => Outcome::Error { case: e.case().to_owned(), message: e.message() },
             Err(e) => Outcome::Failure(format!("{e:#}")),
         };
@@ -210,7 +215,10 @@ pub fn judge(case: &Case, outcome: &Outcome) -> Result<(), String> {
                 && bound.min.is_none_or(|m| number.is_some_and(|n| n >= m))
                 && bound.max.is_none_or(|m| number.is_some_and(|n| n <= m));
             if !ok {
-                return Err(format!("item {i}{pointer}: {} is outside {bound:?}", got.map_or("nothing".into(), Value::to_string)));
+                return Err(format!(
+                    "item {i}{pointer}: {} is outside {bound:?}",
+                    got.map_or("nothing".into(), Value::to_string)
+                ));
             }
         }
     }

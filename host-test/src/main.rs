@@ -1,1 +1,3 @@
-fn main() -> std::process::ExitCode { host_test::cli::main() }
+fn main() -> std::process::ExitCode {
+    host_test::cli::main()
+}

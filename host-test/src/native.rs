@@ -21,7 +21,10 @@ impl NativeTransport {
     pub fn new() -> Self {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
-        NativeTransport { client: Client::builder(TokioExecutor::new()).build(connector), handle: tokio::runtime::Handle::current() }
+        NativeTransport {
+            client: Client::builder(TokioExecutor::new()).build(connector),
+            handle: tokio::runtime::Handle::current(),
+        }
     }
 }
 
@@ -40,7 +43,11 @@ impl Transport for NativeTransport {
         let body = Full::new(Bytes::from(request.body.clone().unwrap_or_default()));
         let http_request = builder.body(body).map_err(|e| Error::Other(format!("cannot build the request: {e}")))?;
         self.handle.block_on(async {
-            let response = self.client.request(http_request).await.map_err(|e| Error::Transport(format!("request failed: {e}")))?;
+            let response = self
+                .client
+                .request(http_request)
+                .await
+                .map_err(|e| Error::Transport(format!("request failed: {e}")))?;
             let status = response.status().as_u16();
             let headers = response
                 .headers()

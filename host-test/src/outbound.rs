@@ -114,7 +114,11 @@ pub fn load_ca_file(path: &std::path::Path) -> anyhow::Result<Vec<CertificateDer
 impl Sender {
     /// A sender trusting the bundled public roots plus `extra_roots`, and any certificate whose
     /// SHA-256 is in `pins` (see [`tls`]).
-    pub fn new(extra_roots: &[CertificateDer<'static>], pins: &[tls::Fingerprint], connect_timeout: Duration) -> anyhow::Result<Self> {
+    pub fn new(
+        extra_roots: &[CertificateDer<'static>],
+        pins: &[tls::Fingerprint],
+        connect_timeout: Duration,
+    ) -> anyhow::Result<Self> {
         let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
         for cert in extra_roots {
             roots.add(cert.clone()).context("a CA certificate could not be used as a trust anchor")?;
@@ -157,7 +161,8 @@ impl Sender {
             }
         }
 
-        let connect_timeout = options.and_then(|o| o.connect_timeout).unwrap_or(self.connect_timeout).min(self.connect_timeout);
+        let connect_timeout =
+            options.and_then(|o| o.connect_timeout).unwrap_or(self.connect_timeout).min(self.connect_timeout);
         let tcp = tokio::time::timeout(connect_timeout, TcpStream::connect((dest.host.as_str(), dest.port)))
             .await
             .map_err(|_| HttpError::ConnectionTimeout)?
@@ -237,7 +242,11 @@ pub struct ResponseLimits {
 
 impl Default for ResponseLimits {
     fn default() -> Self {
-        ResponseLimits { first_byte: Duration::from_secs(30), between_bytes: Duration::from_secs(30), max_body_bytes: None }
+        ResponseLimits {
+            first_byte: Duration::from_secs(30),
+            between_bytes: Duration::from_secs(30),
+            max_body_bytes: None,
+        }
     }
 }
 
@@ -292,7 +301,10 @@ impl LimitedBody {
         }
     }
 
-    fn fail(&mut self, error: HttpError) -> std::task::Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, HttpError>>> {
+    fn fail(
+        &mut self,
+        error: HttpError,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, HttpError>>> {
         // One error ends the body; later polls see its end, not a second error.
         self.done = true;
         std::task::Poll::Ready(Some(Err(error)))

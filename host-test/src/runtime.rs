@@ -14,7 +14,9 @@ use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+use wasmtime_wasi_http::{
+    Error as HttpError, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView,
+};
 
 use crate::outbound::{Destination, Policy, ResponseLimits, Sender};
 
@@ -200,7 +202,8 @@ impl WasiHttpHooks for Hooks {
     ) -> Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), HttpError>> + Send> {
         let allowed = self.policy.allows(request.uri());
         if !allowed {
-            let dest = Destination::parse(&request.uri().to_string()).map_or_else(|_| request.uri().to_string(), |d| d.to_string());
+            let dest = Destination::parse(&request.uri().to_string())
+                .map_or_else(|_| request.uri().to_string(), |d| d.to_string());
             self.denied.lock().expect("denied list lock").push(dest);
         }
         let sender = self.sender.clone();
@@ -270,8 +273,9 @@ impl Host {
         let engine = Engine::new(&engine_config).map_err(|e| anyhow!("{e:?}"))?;
         start_epoch_ticker(&engine);
 
-        let component =
-            crate::cache::compile(&engine, wasm, config.cache_dir.as_deref()).map_err(|e| anyhow!("{e:?}")).context("not a valid component")?;
+        let component = crate::cache::compile(&engine, wasm, config.cache_dir.as_deref())
+            .map_err(|e| anyhow!("{e:?}"))
+            .context("not a valid component")?;
         let imports = component.component_type().imports(&engine).map(|(name, _)| name.to_owned()).collect();
         let mut linker = Linker::<Ctx>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| anyhow!("{e:?}"))?;
@@ -280,7 +284,9 @@ impl Host {
             .instantiate_pre(&component)
             .map_err(|e| anyhow!("{e:?}"))
             .context("the component needs imports this host does not provide")?;
-        let pre = bindings::ConnectorPre::new(instance_pre).map_err(|e| anyhow!("{e:?}")).context("the component does not export the darktrace:connector world")?;
+        let pre = bindings::ConnectorPre::new(instance_pre)
+            .map_err(|e| anyhow!("{e:?}"))
+            .context("the component does not export the darktrace:connector world")?;
         let sender = Arc::new(Sender::new(&config.ca_certs, &config.pins, Duration::from_secs(10))?);
         let mut host = Host {
             engine,
@@ -415,7 +421,10 @@ impl Host {
         let error = if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() {
             CallError::new(
                 CallErrorKind::Capacity,
-                format!("{} has no free instance slot ({e}); wait for running calls or raise --max-instances", self.identity),
+                format!(
+                    "{} has no free instance slot ({e}); wait for running calls or raise --max-instances",
+                    self.identity
+                ),
             )
         } else {
             CallError::new(CallErrorKind::Host, format!("{} could not be instantiated: {e:?}", self.identity))
@@ -427,7 +436,10 @@ impl Host {
         let (kind, what) = match e.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => (
                 CallErrorKind::Deadline,
-                format!("exceeded its {:?} deadline and was stopped; raise --timeout if the work is legitimate", self.limits.deadline),
+                format!(
+                    "exceeded its {:?} deadline and was stopped; raise --timeout if the work is legitimate",
+                    self.limits.deadline
+                ),
             ),
             Some(trap) if memory_refused || report.stderr.contains("memory allocation") => (
                 CallErrorKind::MemoryLimit,
@@ -436,12 +448,17 @@ impl Host {
                     self.limits.memory_bytes / (1024 * 1024)
                 ),
             ),
-            Some(trap) => (CallErrorKind::Trap, format!("trapped ({trap}), a bug in the component; report it with the input that caused it")),
+            Some(trap) => (
+                CallErrorKind::Trap,
+                format!("trapped ({trap}), a bug in the component; report it with the input that caused it"),
+            ),
             // Not a trap: wasmtime refused what the component handed back (a string that is not
             // UTF-8, a pointer out of bounds, an unknown handle).
             None => (
                 CallErrorKind::BadAnswer,
-                format!("broke the component model's rules in its answer and was stopped: {e:#}; the component is faulty"),
+                format!(
+                    "broke the component model's rules in its answer and was stopped: {e:#}; the component is faulty"
+                ),
             ),
         };
         let stderr = report.stderr.trim();
@@ -454,7 +471,12 @@ impl Host {
     }
 
     /// Runs `action` with JSON `input` on `conn` through the generic interface.
-    pub async fn invoke(&self, conn: &ConnectionParams, action: &str, input: &str) -> Result<Result<String, GuestError>, CallError> {
+    pub async fn invoke(
+        &self,
+        conn: &ConnectionParams,
+        action: &str,
+        input: &str,
+    ) -> Result<Result<String, GuestError>, CallError> {
         self.invoke_with_policy(conn, conn.policy(), action, input).await.map(|(r, _)| r)
     }
 
@@ -468,15 +490,21 @@ impl Host {
         input: &str,
     ) -> Result<(Result<String, GuestError>, CallReport), CallError> {
         let wit = conn.to_wit();
-        let (result, report) =
-            self.call(policy, async |c, store| c.darktrace_connector_generic().call_invoke(store, &wit, action, input).await).await?;
+        let (result, report) = self
+            .call(policy, async |c, store| {
+                c.darktrace_connector_generic().call_invoke(store, &wit, action, input).await
+            })
+            .await?;
         if let Ok(text) = &result
             && let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text)
         {
             let start: String = text.chars().take(80).collect();
             return Err(CallError::new(
                 CallErrorKind::BadAnswer,
-                format!("{} answered `{action}` with text that is not JSON ({e}), starting {start:?}; the component is faulty", self.identity),
+                format!(
+                    "{} answered `{action}` with text that is not JSON ({e}), starting {start:?}; the component is faulty",
+                    self.identity
+                ),
             ));
         }
         Ok((result, report))
@@ -503,9 +531,11 @@ where
     F::Output: Send,
 {
     std::thread::scope(|s| {
-        s.spawn(|| tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime").block_on(f))
-            .join()
-            .expect("load-time runtime thread panicked")
+        s.spawn(|| {
+            tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime").block_on(f)
+        })
+        .join()
+        .expect("load-time runtime thread panicked")
     })
 }
 

@@ -66,7 +66,11 @@ pub struct Saved {
 
 impl std::fmt::Debug for Saved {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Saved").field("name", &self.name).field("api_address", &self.api_address).field("private_token", &"<redacted>").finish()
+        f.debug_struct("Saved")
+            .field("name", &self.name)
+            .field("api_address", &self.api_address)
+            .field("private_token", &"<redacted>")
+            .finish()
     }
 }
 
@@ -94,7 +98,11 @@ pub struct Store {
 
 /// The current time, RFC 3339 UTC.
 pub fn now() -> String {
-    OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or_else(|_| OffsetDateTime::now_utc()).format(&Rfc3339).unwrap_or_default()
+    OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or_else(|_| OffsetDateTime::now_utc())
+        .format(&Rfc3339)
+        .unwrap_or_default()
 }
 
 impl Saved {
@@ -156,7 +164,10 @@ fn shorten(token: &str) -> String {
 
 /// Checks a connection name: 1 to 64 of letters, digits, `.`, `_` and `-`.
 pub fn check_name(name: &str) -> anyhow::Result<()> {
-    if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
+    if name.is_empty()
+        || name.len() > 64
+        || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
         bail!("connection name `{name}` is not valid: use 1 to 64 letters, digits, `.`, `_` or `-`");
     }
     Ok(())
@@ -223,7 +234,10 @@ impl Store {
     pub fn add(&self, saved: Saved) -> anyhow::Result<()> {
         self.update(|all| {
             if all.iter().any(|c| c.name == saved.name) {
-                bail!("a connection named `{}` already exists; names are fixed: remove it first or pick another name", saved.name);
+                bail!(
+                    "a connection named `{}` already exists; names are fixed: remove it first or pick another name",
+                    saved.name
+                );
             }
             all.push(saved);
             Ok(())
@@ -234,7 +248,10 @@ impl Store {
     pub fn modify(&self, name: &str, change: impl FnOnce(&mut Saved)) -> anyhow::Result<()> {
         let path = self.path.display().to_string();
         self.update(|all| {
-            let saved = all.iter_mut().find(|c| c.name == name).with_context(|| format!("no connection named `{name}` in {path}"))?;
+            let saved = all
+                .iter_mut()
+                .find(|c| c.name == name)
+                .with_context(|| format!("no connection named `{name}` in {path}"))?;
             change(saved);
             Ok(())
         })
@@ -271,8 +288,12 @@ impl Store {
     fn read(&self) -> anyhow::Result<StoreFile> {
         let text = match std::fs::read_to_string(&self.path) {
             Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(StoreFile { version: FORMAT_VERSION, connections: Vec::new() }),
-            Err(e) => return Err(e).with_context(|| format!("cannot read the connection store {}", self.path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(StoreFile { version: FORMAT_VERSION, connections: Vec::new() });
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot read the connection store {}", self.path.display()));
+            }
         };
         let file: StoreFile = serde_json::from_str(&text).with_context(|| {
             format!(
@@ -281,7 +302,11 @@ impl Store {
             )
         })?;
         if file.version != FORMAT_VERSION {
-            bail!("the connection store {} has format version {}, this host reads version {FORMAT_VERSION}", self.path.display(), file.version);
+            bail!(
+                "the connection store {} has format version {}, this host reads version {FORMAT_VERSION}",
+                self.path.display(),
+                file.version
+            );
         }
         Ok(file)
     }

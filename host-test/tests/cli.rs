@@ -12,7 +12,10 @@ fn host_test(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_host-test"));
     // A cache of our own: tests must not depend on, or write into, the user's cache.
     cmd.env("DARKTRACE_CONNECTOR_CACHE", concat!(env!("CARGO_TARGET_TMPDIR"), "/component-cache"));
-    cmd.args(args).env_remove("DARKTRACE_API_ADDRESS").env_remove("DARKTRACE_PUBLIC_TOKEN").env_remove("DARKTRACE_PRIVATE_TOKEN");
+    cmd.args(args)
+        .env_remove("DARKTRACE_API_ADDRESS")
+        .env_remove("DARKTRACE_PUBLIC_TOKEN")
+        .env_remove("DARKTRACE_PRIVATE_TOKEN");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -44,7 +47,11 @@ async fn wrong_private_token_exits_1_with_signature_rejected() {
     let sim = simulator().await;
     let (url, public) = (sim.url(), sim.public_token().to_owned());
     let out = tokio::task::spawn_blocking(move || {
-        let env = [("DARKTRACE_API_ADDRESS", url.as_str()), ("DARKTRACE_PUBLIC_TOKEN", public.as_str()), ("DARKTRACE_PRIVATE_TOKEN", "0123456789")];
+        let env = [
+            ("DARKTRACE_API_ADDRESS", url.as_str()),
+            ("DARKTRACE_PUBLIC_TOKEN", public.as_str()),
+            ("DARKTRACE_PRIVATE_TOKEN", "0123456789"),
+        ];
         host_test(&["test-connection"], &env)
     })
     .await
@@ -91,10 +98,22 @@ async fn the_private_token_never_appears_in_any_output() {
         vec!["run".into(), "list-model-breaches".into()],
         vec!["run".into(), "get-model-breach".into(), "--input".into(), format!(r#"{{"pbid": {pbid}}}"#)],
         vec!["run".into(), "get-model-breach".into(), "--input".into(), r#"{"pbid": 1}"#.into()],
-        vec!["run".into(), "add-model-breach-comment".into(), "--input".into(), format!(r#"{{"pbid": {pbid}, "message": "m"}}"#)],
+        vec![
+            "run".into(),
+            "add-model-breach-comment".into(),
+            "--input".into(),
+            format!(r#"{{"pbid": {pbid}, "message": "m"}}"#),
+        ],
         vec!["run".into(), "list-model-breaches".into(), "--input".into(), r#"{"min_score": 7}"#.into()],
         vec!["run".into(), "no-such-action".into()],
-        vec!["--private-token-file".into(), file.clone(), "run".into(), "get-device".into(), "--input".into(), r#"{"did": 1}"#.into()],
+        vec![
+            "--private-token-file".into(),
+            file.clone(),
+            "run".into(),
+            "get-device".into(),
+            "--input".into(),
+            r#"{"did": 1}"#.into(),
+        ],
         vec!["--api-address".into(), "ftp://bad".into(), "test-connection".into()],
     ];
     let public = sim.public_token().to_owned();
@@ -102,7 +121,11 @@ async fn the_private_token_never_appears_in_any_output() {
         runs.iter()
             .map(|args| {
                 let args: Vec<&str> = args.iter().map(String::as_str).collect();
-                let env = [("DARKTRACE_API_ADDRESS", url.as_str()), ("DARKTRACE_PUBLIC_TOKEN", public.as_str()), ("DARKTRACE_PRIVATE_TOKEN", SECRET)];
+                let env = [
+                    ("DARKTRACE_API_ADDRESS", url.as_str()),
+                    ("DARKTRACE_PUBLIC_TOKEN", public.as_str()),
+                    ("DARKTRACE_PRIVATE_TOKEN", SECRET),
+                ];
                 (args.join(" "), host_test(&args, &env))
             })
             .collect::<Vec<_>>()
@@ -143,7 +166,13 @@ async fn connection_lifecycle_add_list_test_rotate_remove() {
     let store = store_file("lifecycle");
     let (url, public) = (sim.url(), sim.public_token().to_owned());
     let outputs = tokio::task::spawn_blocking(move || {
-        let add = |name: &str, private: &str| with_store(&store, &["connections", "add", name, "--api-address", &url, "--public-token", &public], Some(private));
+        let add = |name: &str, private: &str| {
+            with_store(
+                &store,
+                &["connections", "add", name, "--api-address", &url, "--public-token", &public],
+                Some(private),
+            )
+        };
         let refused = add("lab", "wrong-private-token");
         let added = add("lab", SECRET);
         let duplicate = add("lab", SECRET);
@@ -151,18 +180,47 @@ async fn connection_lifecycle_add_list_test_rotate_remove() {
         let list_json = with_store(&store, &["connections", "list", "--json"], None);
         let used = with_store(&store, &["--connection", "lab", "run", "list-model-breaches"], None);
         let tested = with_store(&store, &["connections", "test", "lab"], None);
-        let bad_rotate = with_store(&store, &["connections", "rotate", "lab", "--public-token", &public], Some("not-the-right-one"));
+        let bad_rotate =
+            with_store(&store, &["connections", "rotate", "lab", "--public-token", &public], Some("not-the-right-one"));
         let still_works = with_store(&store, &["--connection", "lab", "test-connection"], None);
-        let good_rotate = with_store(&store, &["connections", "rotate", "lab", "--public-token", &public], Some(SECRET));
+        let good_rotate =
+            with_store(&store, &["connections", "rotate", "lab", "--public-token", &public], Some(SECRET));
         let after_list = with_store(&store, &["connections", "list", "--json"], None);
         let removed = with_store(&store, &["connections", "remove", "lab"], None);
         let gone = with_store(&store, &["--connection", "lab", "test-connection"], None);
-        vec![refused, added, duplicate, list, list_json, used, tested, bad_rotate, still_works, good_rotate, after_list, removed, gone]
+        vec![
+            refused,
+            added,
+            duplicate,
+            list,
+            list_json,
+            used,
+            tested,
+            bad_rotate,
+            still_works,
+            good_rotate,
+            after_list,
+            removed,
+            gone,
+        ]
     })
     .await
     .unwrap();
-    let [refused, added, duplicate, list, list_json, used, tested, bad_rotate, still_works, good_rotate, after_list, removed, gone] =
-        <[Output; 13]>::try_from(outputs).unwrap();
+    let [
+        refused,
+        added,
+        duplicate,
+        list,
+        list_json,
+        used,
+        tested,
+        bad_rotate,
+        still_works,
+        good_rotate,
+        after_list,
+        removed,
+        gone,
+    ] = <[Output; 13]>::try_from(outputs).unwrap();
     assert_eq!(refused.status.code(), Some(1), "a failing test refuses the add: {}", text(&refused).1);
     assert!(text(&refused).1.contains("signature-rejected"));
     assert!(added.status.success(), "{}", text(&added).1);
@@ -179,7 +237,21 @@ async fn connection_lifecycle_add_list_test_rotate_remove() {
     assert!(after[0]["last_used"].is_string(), "{after}");
     assert!(removed.status.success());
     assert_eq!(gone.status.code(), Some(1));
-    for out in [&refused, &added, &duplicate, &list, &list_json, &used, &tested, &bad_rotate, &still_works, &good_rotate, &after_list, &removed, &gone] {
+    for out in [
+        &refused,
+        &added,
+        &duplicate,
+        &list,
+        &list_json,
+        &used,
+        &tested,
+        &bad_rotate,
+        &still_works,
+        &good_rotate,
+        &after_list,
+        &removed,
+        &gone,
+    ] {
         let (stdout, stderr) = text(out);
         assert!(!stdout.contains(SECRET) && !stderr.contains(SECRET), "the private token was printed");
     }
@@ -188,7 +260,22 @@ async fn connection_lifecycle_add_list_test_rotate_remove() {
 #[test]
 fn an_expired_connection_is_refused_with_its_date() {
     let store = store_file("expired");
-    let added = with_store(&store, &["connections", "add", "old", "--api-address", "https://dt.example.com", "--public-token", "p", "--no-test", "--expires", "2999-01-01"], Some(SECRET));
+    let added = with_store(
+        &store,
+        &[
+            "connections",
+            "add",
+            "old",
+            "--api-address",
+            "https://dt.example.com",
+            "--public-token",
+            "p",
+            "--no-test",
+            "--expires",
+            "2999-01-01",
+        ],
+        Some(SECRET),
+    );
     assert!(added.status.success(), "{}", text(&added).1);
     // Age the saved connection by editing the store as another tool would.
     let edited = std::fs::read_to_string(&store).unwrap().replace("2999-01-01", "2001-02-03");
@@ -196,7 +283,22 @@ fn an_expired_connection_is_refused_with_its_date() {
     let out = with_store(&store, &["--connection", "old", "test-connection"], None);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).1.contains("expired on 2001-02-03"), "{}", text(&out).1);
-    let past = with_store(&store, &["connections", "add", "older", "--api-address", "x", "--public-token", "p", "--no-test", "--expires", "2001-01-01"], Some(SECRET));
+    let past = with_store(
+        &store,
+        &[
+            "connections",
+            "add",
+            "older",
+            "--api-address",
+            "x",
+            "--public-token",
+            "p",
+            "--no-test",
+            "--expires",
+            "2001-01-01",
+        ],
+        Some(SECRET),
+    );
     assert_eq!(past.status.code(), Some(2));
 }
 
@@ -209,7 +311,16 @@ fn concurrent_processes_lose_no_connection() {
             cmd.env("DARKTRACE_CONNECTIONS_FILE", &store)
                 .env("DARKTRACE_PRIVATE_TOKEN", SECRET)
                 .env("DARKTRACE_CONNECTOR_CACHE", concat!(env!("CARGO_TARGET_TMPDIR"), "/component-cache"))
-                .args(["connections", "add", &format!("c{i}"), "--api-address", "https://dt.example.com", "--public-token", "p", "--no-test"]);
+                .args([
+                    "connections",
+                    "add",
+                    &format!("c{i}"),
+                    "--api-address",
+                    "https://dt.example.com",
+                    "--public-token",
+                    "p",
+                    "--no-test",
+                ]);
             cmd.spawn().unwrap()
         })
         .collect();
@@ -258,35 +369,60 @@ fn the_store_keeps_every_connection_field_of_the_manifest() {
 #[tokio::test(flavor = "multi_thread")]
 async fn poll_writes_each_new_breach_once_and_keeps_its_state_file() {
     let sim = simulator().await;
-    let state = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("poll-{}.state", std::process::id()));
+    let state =
+        std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("poll-{}.state", std::process::id()));
     let _ = std::fs::remove_file(&state);
     let (url, public, file) = (sim.url(), sim.public_token().to_owned(), state.to_string_lossy().into_owned());
     let run = move || {
-        let env = [("DARKTRACE_API_ADDRESS", url.as_str()), ("DARKTRACE_PUBLIC_TOKEN", public.as_str()), ("DARKTRACE_PRIVATE_TOKEN", SECRET)];
-        let out = host_test(&["poll", "model-breaches", "--state-file", &file, "--options", r#"{"max_items": 5}"#], &env);
+        let env = [
+            ("DARKTRACE_API_ADDRESS", url.as_str()),
+            ("DARKTRACE_PUBLIC_TOKEN", public.as_str()),
+            ("DARKTRACE_PRIVATE_TOKEN", SECRET),
+        ];
+        let out =
+            host_test(&["poll", "model-breaches", "--state-file", &file, "--options", r#"{"max_items": 5}"#], &env);
         assert!(out.status.success(), "{}", text(&out).1);
-        text(&out).0.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["pbid"].as_u64().unwrap()).collect::<Vec<_>>()
+        text(&out)
+            .0
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["pbid"].as_u64().unwrap())
+            .collect::<Vec<_>>()
     };
     let run = std::sync::Arc::new(run);
-    let first = { let r = run.clone(); tokio::task::spawn_blocking(move || r()).await.unwrap() };
+    let first = {
+        let r = run.clone();
+        tokio::task::spawn_blocking(move || r()).await.unwrap()
+    };
     assert!(first.len() > 5, "capped polls continue until drained");
     assert!(state.exists());
-    let second = { let r = run.clone(); tokio::task::spawn_blocking(move || r()).await.unwrap() };
+    let second = {
+        let r = run.clone();
+        tokio::task::spawn_blocking(move || r()).await.unwrap()
+    };
     assert!(second.is_empty(), "nothing new, nothing written: {second:?}");
     let now = sim.now().unix_timestamp() * 1000;
     let pbid = sim.insert_breach(now - 10_000, now - 1_000, 0.8);
-    let third = { let r = run.clone(); tokio::task::spawn_blocking(move || r()).await.unwrap() };
+    let third = {
+        let r = run.clone();
+        tokio::task::spawn_blocking(move || r()).await.unwrap()
+    };
     assert_eq!(third, vec![pbid]);
     std::fs::remove_file(&state).ok();
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_pin_reaches_a_self_signed_appliance_and_a_malformed_pin_exits_2() {
-    let sim = Simulator::start(SimulatorConfig { private_token: SECRET.into(), tls: true, ..Default::default() }).await.unwrap();
+    let sim = Simulator::start(SimulatorConfig { private_token: SECRET.into(), tls: true, ..Default::default() })
+        .await
+        .unwrap();
     let pin = host_test::outbound::tls::format_fingerprint(&sim.certificate_sha256().unwrap());
     let (url, public) = (sim.url(), sim.public_token().to_owned());
     let [pinned, pinned_plain_hex, unpinned, malformed] = tokio::task::spawn_blocking(move || {
-        let env = [("DARKTRACE_API_ADDRESS", url.as_str()), ("DARKTRACE_PUBLIC_TOKEN", public.as_str()), ("DARKTRACE_PRIVATE_TOKEN", SECRET)];
+        let env = [
+            ("DARKTRACE_API_ADDRESS", url.as_str()),
+            ("DARKTRACE_PUBLIC_TOKEN", public.as_str()),
+            ("DARKTRACE_PRIVATE_TOKEN", SECRET),
+        ];
         let plain_hex = pin.replace(':', "").to_ascii_lowercase();
         [
             host_test(&["--pin", &pin, "test-connection"], &env),
@@ -316,7 +452,8 @@ fn the_tls_simulator_prints_its_fingerprint_and_writes_its_certificate() {
     use std::process::Stdio;
     /// How long the simulator may take to start and print its details.
     const STARTUP: std::time::Duration = std::time::Duration::from_secs(60);
-    let cert_file = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("simulator-cert-{}.pem", std::process::id()));
+    let cert_file = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("simulator-cert-{}.pem", std::process::id()));
     let _ = std::fs::remove_file(&cert_file);
     let mut child = Command::new(env!("CARGO_BIN_EXE_host-test"))
         .args(["simulator", "--tls", "--cert-out"])
@@ -344,9 +481,14 @@ fn the_tls_simulator_prints_its_fingerprint_and_writes_its_certificate() {
     }
     let _ = child.kill();
     let _ = child.wait();
-    let address = printed.iter().find_map(|l| l.strip_prefix("DARKTRACE_API_ADDRESS=")).expect("the address is printed");
+    let address =
+        printed.iter().find_map(|l| l.strip_prefix("DARKTRACE_API_ADDRESS=")).expect("the address is printed");
     assert!(address.starts_with("https://127.0.0.1:"), "{printed:?}");
-    let sha256 = printed.iter().find_map(|l| l.strip_prefix("Certificate SHA-256: ")).and_then(|l| l.split(' ').next()).expect("the fingerprint is printed");
+    let sha256 = printed
+        .iter()
+        .find_map(|l| l.strip_prefix("Certificate SHA-256: "))
+        .and_then(|l| l.split(' ').next())
+        .expect("the fingerprint is printed");
     let pem = std::fs::read(&cert_file).expect("--cert-out wrote the certificate");
     std::fs::remove_file(&cert_file).ok();
     use rustls_pki_types::pem::PemObject as _;
@@ -356,10 +498,20 @@ fn the_tls_simulator_prints_its_fingerprint_and_writes_its_certificate() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_corrected_clock_offset_is_reported_and_a_fixed_one_needs_no_correction() {
-    let sim = Simulator::start(SimulatorConfig { private_token: SECRET.into(), clock_offset_secs: 7200, ..Default::default() }).await.unwrap();
+    let sim = Simulator::start(SimulatorConfig {
+        private_token: SECRET.into(),
+        clock_offset_secs: 7200,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let (url, public) = (sim.url(), sim.public_token().to_owned());
     let (measured, fixed) = tokio::task::spawn_blocking(move || {
-        let env = [("DARKTRACE_API_ADDRESS", url.as_str()), ("DARKTRACE_PUBLIC_TOKEN", public.as_str()), ("DARKTRACE_PRIVATE_TOKEN", SECRET)];
+        let env = [
+            ("DARKTRACE_API_ADDRESS", url.as_str()),
+            ("DARKTRACE_PUBLIC_TOKEN", public.as_str()),
+            ("DARKTRACE_PRIVATE_TOKEN", SECRET),
+        ];
         (host_test(&["run", "get-status"], &env), host_test(&["--clock-offset", "7200", "run", "get-status"], &env))
     })
     .await
@@ -386,11 +538,27 @@ fn an_out_of_range_retry_setting_is_invalid_connection() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_answer_over_max_response_is_a_transport_error_naming_the_limit() {
-    let sim = Simulator::start(SimulatorConfig { private_token: SECRET.into(), breaches: 3000, ..Default::default() }).await.unwrap();
+    let sim = Simulator::start(SimulatorConfig { private_token: SECRET.into(), breaches: 3000, ..Default::default() })
+        .await
+        .unwrap();
     let (url, public) = (sim.url(), sim.public_token().to_owned());
     let out = tokio::task::spawn_blocking(move || {
-        let env = [("DARKTRACE_API_ADDRESS", url.as_str()), ("DARKTRACE_PUBLIC_TOKEN", public.as_str()), ("DARKTRACE_PRIVATE_TOKEN", SECRET)];
-        host_test(&["--max-response", "1", "run", "list-model-breaches", "--input", r#"{"start": 946684800000, "end": 7258118400000, "include_acknowledged": true, "minimal": false}"#], &env)
+        let env = [
+            ("DARKTRACE_API_ADDRESS", url.as_str()),
+            ("DARKTRACE_PUBLIC_TOKEN", public.as_str()),
+            ("DARKTRACE_PRIVATE_TOKEN", SECRET),
+        ];
+        host_test(
+            &[
+                "--max-response",
+                "1",
+                "run",
+                "list-model-breaches",
+                "--input",
+                r#"{"start": 946684800000, "end": 7258118400000, "include_acknowledged": true, "minimal": false}"#,
+            ],
+            &env,
+        )
     })
     .await
     .unwrap();

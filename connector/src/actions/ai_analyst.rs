@@ -167,7 +167,10 @@ impl Input for UuidsInput {
             return Err(Error::field("uuids", "is empty; give one or more incident event ids"));
         }
         if self.uuids.len() > MAX_UUIDS {
-            return Err(Error::field("uuids", format!("has {} ids; give at most {MAX_UUIDS} per call", self.uuids.len())));
+            return Err(Error::field(
+                "uuids",
+                format!("has {} ids; give at most {MAX_UUIDS} per call", self.uuids.len()),
+            ));
         }
         for (i, uuid) in self.uuids.iter().enumerate() {
             check_uuid(&format!("uuids[{i}]"), uuid)?;
@@ -417,7 +420,9 @@ pub fn get_ai_analyst_incident(client: &Client, input: UuidInput) -> Result<Inci
         .into_iter()
         .enumerate()
         .find(|(_, v)| v.get("id").and_then(Value::as_str).is_some_and(|id| id.eq_ignore_ascii_case(input.uuid.trim())))
-        .ok_or_else(|| Error::NotFound(format!("AI Analyst incident event {} is not known to the appliance", input.uuid.trim())))?;
+        .ok_or_else(|| {
+            Error::NotFound(format!("AI Analyst incident event {} is not known to the appliance", input.uuid.trim()))
+        })?;
     incident_from(client, item, &format!("incidentevents[{at}]"))
 }
 
@@ -602,11 +607,9 @@ pub fn incident_from(client: &Client, v: &Value, path: &str) -> Result<IncidentE
         None => Vec::new(),
     };
     let related_pbids = match o.opt_array("relatedBreaches")? {
-        Some((items, at)) => items
-            .iter()
-            .enumerate()
-            .map(|(i, b)| Obj::new(b, format!("{at}[{i}]"))?.u64("pbid"))
-            .try_vec()?,
+        Some((items, at)) => {
+            items.iter().enumerate().map(|(i, b)| Obj::new(b, format!("{at}[{i}]"))?.u64("pbid")).try_vec()?
+        }
         None => Vec::new(),
     };
     let summary = match o.get("summary") {
@@ -832,7 +835,6 @@ fn strings(o: &Obj<'_>, key: &str) -> Result<Vec<String>> {
     }
 }
 
-
 fn percent(field: &str, score: Option<f64>) -> Result<()> {
     match score {
         Some(s) if !(0.0..=100.0).contains(&s) => {
@@ -856,7 +858,10 @@ fn scores(min: Option<f64>, max: Option<f64>) -> Result<()> {
 fn is_uuid(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();
     groups.len() == 5
-        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, len)| g.len() == len && g.chars().all(|c| c.is_ascii_hexdigit()))
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, len)| g.len() == len && g.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 fn check_uuid(field: &str, value: &str) -> Result<()> {
@@ -929,12 +934,18 @@ mod tests {
     fn structured_summaries_are_rendered_with_their_replacements() {
         let (out, sent) = with_answers(&[STRUCTURED], |c| list_ai_analyst_incidents(c, IncidentFilter::default()));
         let event = &out.unwrap()[0];
-        assert_eq!(event.summary, "The device ws-07.corp.example sent 2 GB to files.example.net.\n\nReview the transfer.");
+        assert_eq!(
+            event.summary,
+            "The device ws-07.corp.example sent 2 GB to files.example.net.\n\nReview the transfer."
+        );
         assert_eq!(event.group_id.as_deref(), Some(GROUP));
         assert_eq!(event.link.as_deref(), Some(format!("https://dt.example.com/#aiagroup/{GROUP}").as_str()));
         assert_eq!((event.related_pbids.clone(), event.breach_devices[0].did), (vec![10123], Some(7)));
         assert_eq!(event.created_at_iso, "2025-03-02T08:00:00.000Z");
-        assert_eq!(sent[0].0, "https://dt.example.com/aianalyst/incidentevents?includeacknowledged=false&includeallpinned=true");
+        assert_eq!(
+            sent[0].0,
+            "https://dt.example.com/aianalyst/incidentevents?includeacknowledged=false&includeallpinned=true"
+        );
     }
 
     #[test]
@@ -955,10 +966,17 @@ mod tests {
 
     #[test]
     fn incident_filter_sends_group_prefixed_flags_and_groups_send_bare_ones() {
-        let filter = IncidentFilter { critical: Some(true), min_group_score: Some(50.0), locale: Some("fr_FR".into()), ..Default::default() };
+        let filter = IncidentFilter {
+            critical: Some(true),
+            min_group_score: Some(50.0),
+            locale: Some("fr_FR".into()),
+            ..Default::default()
+        };
         let (_, sent) = with_answers(&["[]"], |c| list_ai_analyst_incidents(c, filter));
         assert!(sent[0].0.ends_with("mingroupscore=50&groupcritical=true&locale=fr_FR"), "{}", sent[0].0);
-        let (_, sent) = with_answers(&["[]"], |c| list_ai_analyst_groups(c, GroupFilter { critical: Some(true), ..Default::default() }));
+        let (_, sent) = with_answers(&["[]"], |c| {
+            list_ai_analyst_groups(c, GroupFilter { critical: Some(true), ..Default::default() })
+        });
         assert!(sent[0].0.ends_with("includeallpinned=true&critical=true"), "{}", sent[0].0);
     }
 
@@ -971,17 +989,26 @@ mod tests {
         };
         check(IncidentFilter { locale: Some("en".into()), ..Default::default() }.validate(), "locale");
         check(IncidentFilter { min_score: Some(101.0), ..Default::default() }.validate(), "min_score");
-        check(IncidentFilter { min_score: Some(60.0), max_score: Some(50.0), ..Default::default() }.validate(), "max_score");
+        check(
+            IncidentFilter { min_score: Some(60.0), max_score: Some(50.0), ..Default::default() }.validate(),
+            "max_score",
+        );
         check(IncidentFilter { min_group_score: Some(-1.0), ..Default::default() }.validate(), "min_group_score");
         check(IncidentFilter { group_id: Some(UUID.into()), ..Default::default() }.validate(), "group_id");
-        check(IncidentFilter { start: Some(Instant::EpochMs(1_740_902_400_000)), ..Default::default() }.validate(), "end");
+        check(
+            IncidentFilter { start: Some(Instant::EpochMs(1_740_902_400_000)), ..Default::default() }.validate(),
+            "end",
+        );
         check(GroupFilter { max_score: Some(100.5), ..Default::default() }.validate(), "max_score");
         check(UuidInput { uuid: GROUP.into() }.validate(), "uuid");
         check(GroupIdInput { group_id: UUID.into() }.validate(), "group_id");
         check(UuidsInput { uuids: vec![] }.validate(), "uuids");
         check(UuidsInput { uuids: vec![UUID.into(), "nope".into()] }.validate(), "uuids[1]");
         check(IncidentCommentInput { incident_id: UUID.into(), message: " ".into() }.validate(), "message");
-        check(InvestigationInput { did: 1, investigate_time: Instant::EpochMs(1_740_902_400) }.validate(), "investigate_time");
+        check(
+            InvestigationInput { did: 1, investigate_time: Instant::EpochMs(1_740_902_400) }.validate(),
+            "investigate_time",
+        );
         check(InvestigationIdInput { investigation_id: "a b".into() }.validate(), "investigation_id");
         assert!(UuidsInput { uuids: vec![UUID.to_uppercase()] }.validate().is_ok());
     }
@@ -993,7 +1020,10 @@ mod tests {
             let input = UuidsInput { uuids: vec![UUID.into(), other.into()] };
             let (out, sent) = with_answers(&[reply], |c| pin_ai_analyst_incident(c, input));
             let out = out.unwrap();
-            assert_eq!(out.iter().map(|r| (r.id.as_str(), r.state.as_str())).collect::<Vec<_>>(), [(UUID, "pinned"), (other, "pinned")]);
+            assert_eq!(
+                out.iter().map(|r| (r.id.as_str(), r.state.as_str())).collect::<Vec<_>>(),
+                [(UUID, "pinned"), (other, "pinned")]
+            );
             assert_eq!(sent[0].0, "https://dt.example.com/aianalyst/pin");
             assert_eq!(sent[0].1.as_deref(), Some(format!("uuid={UUID}%2C{other}").as_bytes()));
         }
@@ -1011,29 +1041,40 @@ mod tests {
         assert_eq!(out.unwrap().username, "b");
         assert_eq!(sent[0].1.as_deref(), Some(format!(r#"{{"incident_id":"{UUID}","message":"later"}}"#).as_bytes()));
         assert_eq!(sent[1].0, format!("https://dt.example.com/aianalyst/incident/comments?incident_id={UUID}"));
-        let (out, _) = with_answers(&[listed], |c| list_ai_analyst_comments(c, IncidentIdInput { incident_id: UUID.into() }));
+        let (out, _) =
+            with_answers(&[listed], |c| list_ai_analyst_comments(c, IncidentIdInput { incident_id: UUID.into() }));
         assert_eq!(out.unwrap().iter().map(|c| c.message.as_str()).collect::<Vec<_>>(), ["earlier", "later"]);
         let input = IncidentCommentInput { incident_id: UUID.into(), message: "dropped".into() };
-        let (out, _) = with_answers(&[r#"{"response":"SUCCESS"}"#, r#"{"comments":[]}"#], |c| add_ai_analyst_comment(c, input));
+        let (out, _) =
+            with_answers(&[r#"{"response":"SUCCESS"}"#, r#"{"comments":[]}"#], |c| add_ai_analyst_comment(c, input));
         assert_eq!(out.unwrap_err().case(), "unexpected-response");
     }
 
     #[test]
     fn investigations_send_seconds_and_read_seconds_back_as_milliseconds() {
-        let input = InvestigationInput { did: 12, investigate_time: Instant::Iso8601("2025-03-02T08:00:00.750Z".into()) };
-        let (out, sent) = with_answers(&[r#"{"investigationId":"inv-1"}"#], |c| start_ai_analyst_investigation(c, input));
+        let input =
+            InvestigationInput { did: 12, investigate_time: Instant::Iso8601("2025-03-02T08:00:00.750Z".into()) };
+        let (out, sent) =
+            with_answers(&[r#"{"investigationId":"inv-1"}"#], |c| start_ai_analyst_investigation(c, input));
         let out = out.unwrap();
         assert_eq!(sent[0].1.as_deref(), Some(br#"{"investigateTime":"1740902400","did":12}"#.as_slice()));
-        assert_eq!((out.id.as_str(), out.status.as_str(), out.did, out.investigate_time), ("inv-1", "pending", Some(12), Some(1_740_902_400_000)));
+        assert_eq!(
+            (out.id.as_str(), out.status.as_str(), out.did, out.investigate_time),
+            ("inv-1", "pending", Some(12), Some(1_740_902_400_000))
+        );
 
         let body = r#"{"investigationId":"inv-1","status":"finished","did":12,"investigationTime":1740902400,"time":"1740902460",
                        "incidents":[{"uuid":"0c8e1f2a-3b4c-4d5e-8f60-718293a4b5c6","relatedBreaches":[{"pbid":10123}]}]}"#;
-        let (out, sent) = with_answers(&[body], |c| get_ai_analyst_investigation(c, InvestigationIdInput { investigation_id: "inv-1".into() }));
+        let (out, sent) = with_answers(&[body], |c| {
+            get_ai_analyst_investigation(c, InvestigationIdInput { investigation_id: "inv-1".into() })
+        });
         let out = out.unwrap();
         assert_eq!(sent[0].0, "https://dt.example.com/aianalyst/investigations?investigationId=inv-1");
         assert_eq!((out.time, out.time_iso.as_deref()), (Some(1_740_902_460_000), Some("2025-03-02T08:01:00.000Z")));
         assert_eq!((out.incident_ids, out.related_pbids), (vec![UUID.to_owned()], vec![10123]));
-        let (out, _) = with_answers(&["[]"], |c| get_ai_analyst_investigation(c, InvestigationIdInput { investigation_id: "x".into() }));
+        let (out, _) = with_answers(&["[]"], |c| {
+            get_ai_analyst_investigation(c, InvestigationIdInput { investigation_id: "x".into() })
+        });
         assert_eq!(out.unwrap_err().case(), "not-found");
     }
 
@@ -1048,7 +1089,8 @@ mod tests {
         assert_eq!(g.end_iso.as_deref(), Some("2025-03-02T09:00:00.000Z"));
         let (out, _) = with_answers(&["[]"], |c| get_ai_analyst_group(c, GroupIdInput { group_id: GROUP.into() }));
         assert_eq!(out.unwrap_err().case(), "not-found");
-        let (out, _) = with_answers(&[r#"[{"id":"g1","devices":["x"]}]"#], |c| list_ai_analyst_groups(c, GroupFilter::default()));
+        let (out, _) =
+            with_answers(&[r#"[{"id":"g1","devices":["x"]}]"#], |c| list_ai_analyst_groups(c, GroupFilter::default()));
         assert!(out.unwrap_err().message().contains("groups[0].devices[0]"));
     }
 }

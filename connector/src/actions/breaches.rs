@@ -66,7 +66,10 @@ impl Input for BreachFilter {
         if let Some(score) = self.min_score
             && !(0.0..=1.0).contains(&score)
         {
-            return Err(Error::field("min_score", format!("{score} is outside 0.0..1.0 (breach scores are fractions; 0.7 means 70%)")));
+            return Err(Error::field(
+                "min_score",
+                format!("{score} is outside 0.0..1.0 (breach scores are fractions; 0.7 means 70%)"),
+            ));
         }
         if let Some(uuid) = &self.model_uuid
             && (uuid.is_empty() || uuid.len() > 64 || !uuid.chars().all(|c| c.is_ascii_hexdigit() || c == '-'))
@@ -206,9 +209,8 @@ pub fn list_model_breaches(client: &Client, filter: BreachFilter) -> Result<Vec<
 
 /// Reads one breach by id.
 pub fn get_model_breach(client: &Client, input: PbidInput) -> Result<ModelBreach> {
-    let request = ApiRequest::get(format!("/modelbreaches/{}", input.pbid))
-        .param("deviceattop", true)
-        .param("expandenums", true);
+    let request =
+        ApiRequest::get(format!("/modelbreaches/{}", input.pbid)).param("deviceattop", true).param("expandenums", true);
     let body = client.send_raw(&request)?;
     let missing = || Error::NotFound(format!("model breach {} does not exist on the appliance", input.pbid));
     // Appliances answer an unknown pbid with an empty object or list.
@@ -216,7 +218,10 @@ pub fn get_model_breach(client: &Client, input: PbidInput) -> Result<ModelBreach
     if matches!(shape.as_slice(), b"{}" | b"[]" | b"[{}]") {
         return Err(missing());
     }
-    breaches_from_body(client, &request, body, "modelbreach", &|_| "modelbreach".to_owned())?.into_iter().next().ok_or_else(missing)
+    breaches_from_body(client, &request, body, "modelbreach", &|_| "modelbreach".to_owned())?
+        .into_iter()
+        .next()
+        .ok_or_else(missing)
 }
 
 /// Acknowledges a breach.
@@ -241,7 +246,8 @@ fn set_acknowledged(client: &Client, pbid: u64, verb: &str) -> Result<ChangeResu
 
 /// Adds a comment and returns it as stored.
 pub fn add_model_breach_comment(client: &Client, input: CommentInput) -> Result<BreachComment> {
-    let request = ApiRequest::post_json(format!("/modelbreaches/{}/comments", input.pbid), &json!({"message": input.message}));
+    let request =
+        ApiRequest::post_json(format!("/modelbreaches/{}/comments", input.pbid), &json!({"message": input.message}));
     let answer = client.send(&request)?;
     // Some versions answer with the created comment, others only with SUCCESS.
     if let Some(created) = answer.as_array().and_then(|a| a.first()).filter(|v| v.get("message").is_some()) {
@@ -261,11 +267,8 @@ pub fn add_model_breach_comment(client: &Client, input: CommentInput) -> Result<
 pub fn list_model_breach_comments(client: &Client, input: PbidInput) -> Result<Vec<BreachComment>> {
     let answer = client.send(&ApiRequest::get(format!("/modelbreaches/{}/comments", input.pbid)))?;
     let items = crate::shape::array(&answer, "comments")?;
-    let mut comments = items
-        .iter()
-        .enumerate()
-        .map(|(i, v)| comment_from(input.pbid, v, &format!("comments[{i}]")))
-        .try_vec()?;
+    let mut comments =
+        items.iter().enumerate().map(|(i, v)| comment_from(input.pbid, v, &format!("comments[{i}]"))).try_vec()?;
     sort_stable(&mut comments, |a, b| a.time.cmp(&b.time));
     Ok(comments)
 }
@@ -304,15 +307,23 @@ fn breaches_from_body(
     // Each item's place in the answer, as offsets, so the items can share the answer's text.
     let ranges: Vec<std::ops::Range<usize>> = {
         let bad = |e: serde_json::Error| crate::client::invalid_json(request, &e, text.as_bytes());
-        let items: Vec<&RawValue> = if is_array { serde_json::from_str(&text).map_err(bad)? } else { vec![serde_json::from_str(&text).map_err(bad)?] };
+        let items: Vec<&RawValue> = if is_array {
+            serde_json::from_str(&text).map_err(bad)?
+        } else {
+            vec![serde_json::from_str(&text).map_err(bad)?]
+        };
         let base = text.as_ptr() as usize;
-        items.iter().map(|item| item.get().as_ptr() as usize - base..item.get().as_ptr() as usize - base + item.get().len()).collect()
+        items
+            .iter()
+            .map(|item| item.get().as_ptr() as usize - base..item.get().as_ptr() as usize - base + item.get().len())
+            .collect()
     };
     ranges
         .into_iter()
         .enumerate()
         .map(|(i, range)| {
-            let v: Value = serde_json::from_str(&text[range.clone()]).map_err(|e| crate::client::invalid_json(request, &e, text.as_bytes()))?;
+            let v: Value = serde_json::from_str(&text[range.clone()])
+                .map_err(|e| crate::client::invalid_json(request, &e, text.as_bytes()))?;
             read_breach(client, &v, &item_path(i), RawText::within(text.clone(), range))
         })
         .try_vec()
@@ -502,12 +513,12 @@ pub struct BreachConnections {
     pub events: Vec<ConnectionEvent>,
 }
 
-
 fn check_count(count: Option<u32>) -> Result<()> {
     match count {
-        Some(c) if !(1..=MAX_ITEM_COUNT).contains(&c) => {
-            Err(Error::field("count", format!("{c} is outside 1..{MAX_ITEM_COUNT}; narrow the request or page with `offset`")))
-        }
+        Some(c) if !(1..=MAX_ITEM_COUNT).contains(&c) => Err(Error::field(
+            "count",
+            format!("{c} is outside 1..{MAX_ITEM_COUNT}; narrow the request or page with `offset`"),
+        )),
         _ => Ok(()),
     }
 }
@@ -536,7 +547,10 @@ pub fn get_model_breach_connections(client: &Client, input: ConnectionsQuery) ->
     }
     // Appliances answer an unknown pbid with an empty list rather than 404.
     if breach.is_none() && events.is_empty() && input.offset.unwrap_or(0) == 0 {
-        return Err(Error::NotFound(format!("model breach {} has no record on the appliance; check the pbid", input.pbid)));
+        return Err(Error::NotFound(format!(
+            "model breach {} has no record on the appliance; check the pbid",
+            input.pbid
+        )));
     }
     // The guide calls `/details` time-sorted without saying which way; sort so callers need not care.
     sort_stable(&mut events, |a, b| a.time.unwrap_or(i64::MIN).cmp(&b.time.unwrap_or(i64::MIN)));
@@ -589,7 +603,9 @@ fn breach_record_from(o: &Obj<'_>, v: &Value) -> Result<BreachRecord> {
             .enumerate()
             .map(|(i, d)| match d {
                 Value::Object(_) => Obj::new(d, format!("{at}[{i}]"))?.u64("did"),
-                Value::Number(n) => n.as_u64().ok_or_else(|| crate::shape::wrong(&format!("{at}[{i}]"), "a device id", d)),
+                Value::Number(n) => {
+                    n.as_u64().ok_or_else(|| crate::shape::wrong(&format!("{at}[{i}]"), "a device id", d))
+                }
                 other => Err(crate::shape::wrong(&format!("{at}[{i}]"), "a device id", other)),
             })
             .try_vec()?,
@@ -691,7 +707,9 @@ mod tests {
 
     #[test]
     fn details_of_an_unknown_breach_are_not_found() {
-        let (out, _) = with_answer("[]", |c| get_model_breach_connections(c, ConnectionsQuery { pbid: 9, count: None, offset: None }));
+        let (out, _) = with_answer("[]", |c| {
+            get_model_breach_connections(c, ConnectionsQuery { pbid: 9, count: None, offset: None })
+        });
         assert_eq!(out.unwrap_err().case(), "not-found");
     }
 

@@ -78,7 +78,10 @@ pub struct DeviceQuery {
 impl Input for DeviceQuery {
     fn validate(&self) -> Result<()> {
         if self.query.trim().is_empty() {
-            return Err(Error::field("query", "is empty; give text such as `web` or filters such as `hostname:\"web*\"`"));
+            return Err(Error::field(
+                "query",
+                "is empty; give text such as `web` or filters such as `hostname:\"web*\"`",
+            ));
         }
         if self.query.chars().count() > 1024 {
             return Err(Error::field("query", "is longer than 1024 characters"));
@@ -86,7 +89,10 @@ impl Input for DeviceQuery {
         if let Some(count) = self.count
             && !(1..=MAX_SEARCH_COUNT).contains(&count)
         {
-            return Err(Error::field("count", format!("{count} is outside 1..{MAX_SEARCH_COUNT}; page with `offset` for more")));
+            return Err(Error::field(
+                "count",
+                format!("{count} is outside 1..{MAX_SEARCH_COUNT}; page with `offset` for more"),
+            ));
         }
         Ok(())
     }
@@ -127,11 +133,7 @@ pub fn search_devices(client: &Client, input: DeviceQuery) -> Result<DevicePage>
     let answer = client.send(&request)?;
     let o = Obj::new(&answer, "devicesearch")?;
     let devices = match o.opt_array("devices")? {
-        Some((items, at)) => items
-            .iter()
-            .enumerate()
-            .map(|(i, v)| device_from(v, &format!("{at}[{i}]")))
-            .try_vec()?,
+        Some((items, at)) => items.iter().enumerate().map(|(i, v)| device_from(v, &format!("{at}[{i}]"))).try_vec()?,
         None => Vec::new(),
     };
     Ok(DevicePage { total_count: o.opt_u64("totalCount")?.unwrap_or(devices.len() as u64), offset, devices })
@@ -221,7 +223,9 @@ fn text_or_number<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option
         Text(String),
     }
     Ok(Option::<Raw>::deserialize(d)
-        .map_err(|_| serde::de::Error::custom("expected seconds (a whole number) or text such as \"5hour\" or \"6day\""))?
+        .map_err(|_| {
+            serde::de::Error::custom("expected seconds (a whole number) or text such as \"5hour\" or \"6day\"")
+        })?
         .map(|raw| match raw {
             Raw::Number(n) => n.to_string(),
             Raw::Text(s) => s,
@@ -235,9 +239,9 @@ pub fn seen_since_param(value: &str) -> Result<String> {
     let digits = value.find(|c: char| !c.is_ascii_digit()).unwrap_or(value.len());
     let (amount, unit) = value.split_at(digits);
     let bad = |why: &str| Error::field("seen_since", format!("`{}` {why}", value.chars().take(40).collect::<String>()));
-    let amount: u64 = amount
-        .parse()
-        .map_err(|_| bad("is not a duration; give seconds (3600) or a number with a unit: 30min, 5hour, 6day, 2week"))?;
+    let amount: u64 = amount.parse().map_err(|_| {
+        bad("is not a duration; give seconds (3600) or a number with a unit: 30min, 5hour, 6day, 2week")
+    })?;
     let (unit, secs) = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "s" | "sec" | "secs" | "second" | "seconds" => ("", 1),
         "m" | "min" | "mins" | "minute" | "minutes" => ("min", 60),
@@ -276,7 +280,10 @@ impl Input for DeviceListFilter {
         if let Some(count) = self.count
             && !(1..=MAX_LIST_COUNT).contains(&count)
         {
-            return Err(Error::field("count", format!("{count} is outside 1..{MAX_LIST_COUNT}; narrow `seen_since` instead")));
+            return Err(Error::field(
+                "count",
+                format!("{count} is outside 1..{MAX_LIST_COUNT}; narrow `seen_since` instead"),
+            ));
         }
         Ok(())
     }
@@ -471,7 +478,10 @@ impl Input for ConnectionInfoQuery {
                 || d.len() > 253
                 || !d.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '*'))
             {
-                return Err(Error::field("external_domain", "is not a domain name such as example.com; leave it out for all traffic"));
+                return Err(Error::field(
+                    "external_domain",
+                    "is not a domain name such as example.com; leave it out for all traffic",
+                ));
             }
         }
         match self.similar_devices {
@@ -606,31 +616,37 @@ pub fn get_device_connection_info(client: &Client, input: ConnectionInfoQuery) -
         }
     };
     let ports = |key: &str| -> Result<Vec<PortUsage>> {
-        list(key)?.iter().map(|p| {
-            let port = p.get("port").map(loose_text).unwrap_or_default();
-            let first_time = p.opt_i64("firstTime")?;
-            Ok(PortUsage {
-                port_number: port.trim().parse().ok(),
-                port,
-                size: p.opt_u64("size")?.unwrap_or(0),
-                first_time,
-                first_time_iso: first_time.map(iso_from_ms),
+        list(key)?
+            .iter()
+            .map(|p| {
+                let port = p.get("port").map(loose_text).unwrap_or_default();
+                let first_time = p.opt_i64("firstTime")?;
+                Ok(PortUsage {
+                    port_number: port.trim().parse().ok(),
+                    port,
+                    size: p.opt_u64("size")?.unwrap_or(0),
+                    first_time,
+                    first_time_iso: first_time.map(iso_from_ms),
+                })
             })
-        }).collect()
+            .collect()
     };
     let peers = |key: &str| -> Result<Vec<PeerUsage>> {
-        list(key)?.iter().map(|p| {
-            let peer = p.get("did").map(loose_text).unwrap_or_default();
-            let first_time = p.opt_i64("firstTime")?;
-            Ok(PeerUsage {
-                // Zero and negative ids stand for groups of endpoints, not for devices.
-                did: peer.trim().parse::<u64>().ok().filter(|d| *d > 0),
-                peer,
-                size: p.opt_u64("size")?.unwrap_or(0),
-                first_time,
-                first_time_iso: first_time.map(iso_from_ms),
+        list(key)?
+            .iter()
+            .map(|p| {
+                let peer = p.get("did").map(loose_text).unwrap_or_default();
+                let first_time = p.opt_i64("firstTime")?;
+                Ok(PeerUsage {
+                    // Zero and negative ids stand for groups of endpoints, not for devices.
+                    did: peer.trim().parse::<u64>().ok().filter(|d| *d > 0),
+                    peer,
+                    size: p.opt_u64("size")?.unwrap_or(0),
+                    first_time,
+                    first_time_iso: first_time.map(iso_from_ms),
+                })
             })
-        }).collect()
+            .collect()
     };
     Ok(ConnectionInfo {
         did: input.did,
@@ -717,7 +733,10 @@ pub struct DeviceEventQuery {
 impl Input for DeviceEventQuery {
     fn validate(&self) -> Result<()> {
         if window(&self.start, &self.end)?.is_some() && self.count.is_some() {
-            return Err(Error::field("count", "cannot be combined with a time window (the appliance refuses it); give one or the other"));
+            return Err(Error::field(
+                "count",
+                "cannot be combined with a time window (the appliance refuses it); give one or the other",
+            ));
         }
         match self.count {
             Some(count) if !(1..=MAX_EVENTS).contains(&count) => {
@@ -805,7 +824,9 @@ pub fn event_from(v: &Value, path: &str) -> Result<DeviceEvent> {
     let time = match o.opt_i64("timems")? {
         Some(ms) => ms,
         None => match o.get("time") {
-            Some(Value::String(s)) if s.contains('-') => readable_ms(s).ok_or_else(|| wrong(&format!("{path}.time"), "a date such as 2024-01-15 10:30:00", &Value::String(s.clone())))?,
+            Some(Value::String(s)) if s.contains('-') => readable_ms(s).ok_or_else(|| {
+                wrong(&format!("{path}.time"), "a date such as 2024-01-15 10:30:00", &Value::String(s.clone()))
+            })?,
             Some(_) => o.i64("time")?,
             None => o.i64("timems")?,
         },
@@ -832,7 +853,11 @@ pub fn event_from(v: &Value, path: &str) -> Result<DeviceEvent> {
         destination_ip,
         source_did: source_did.or_else(|| o.get("sdid").and_then(loose_u64)),
         destination_did: destination_did.or_else(|| o.get("ddid").and_then(loose_u64)),
-        port: o.get("port").or_else(|| o.get("destinationPort")).and_then(loose_u64).and_then(|p| u32::try_from(p).ok()),
+        port: o
+            .get("port")
+            .or_else(|| o.get("destinationPort"))
+            .and_then(loose_u64)
+            .and_then(|p| u32::try_from(p).ok()),
         protocol: text("protocol"),
         application_protocol: text("applicationprotocol"),
         status: text("status"),
@@ -943,7 +968,8 @@ mod tests {
     #[test]
     fn events_refuse_a_count_with_a_window_and_half_windows() {
         let q = |v: Value| crate::actions::parse_input::<DeviceEventQuery>(v).unwrap().validate();
-        let err = q(json!({"did": 1, "count": 5, "start": 1_705_311_000_000_i64, "end": 1_705_312_000_000_i64})).unwrap_err();
+        let err =
+            q(json!({"did": 1, "count": 5, "start": 1_705_311_000_000_i64, "end": 1_705_312_000_000_i64})).unwrap_err();
         assert!(err.message().starts_with("`count`"), "{err}");
         assert!(q(json!({"did": 1, "start": 1_705_311_000_000_i64})).unwrap_err().message().starts_with("`end`"));
         assert!(q(json!({"did": 1, "count": 0})).is_err());
@@ -980,7 +1006,10 @@ mod tests {
             "destinationPort": "22"});
         let e = event_from(&v, "details[0]").unwrap();
         assert_eq!(e.time, 1_705_311_000_000);
-        assert_eq!((e.name.as_deref(), e.detail.as_deref(), e.port), (Some("SSH::Brute"), Some("many logins"), Some(22)));
+        assert_eq!(
+            (e.name.as_deref(), e.detail.as_deref(), e.port),
+            (Some("SSH::Brute"), Some("many logins"), Some(22))
+        );
         let err = event_from(&json!({"time": "yesterday-ish"}), "details[3]").unwrap_err();
         assert!(err.message().contains("details[3].time"), "{err}");
         let err = event_from(&json!({"eventType": "connection"}), "details[4]").unwrap_err();

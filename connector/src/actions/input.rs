@@ -122,7 +122,11 @@ fn refuse(value: &Value, expected: &dyn de::Expected) -> Error {
 // code to walk arrays and objects it would only refuse.
 impl<'a> De<'a> {
     /// Runs `read`, noting this value's place if it fails.
-    fn tracked<'de, V: Visitor<'de>>(self, visitor: V, read: fn(Self, V) -> Result<V::Value, Error>) -> Result<V::Value, Error> {
+    fn tracked<'de, V: Visitor<'de>>(
+        self,
+        visitor: V,
+        read: fn(Self, V) -> Result<V::Value, Error>,
+    ) -> Result<V::Value, Error> {
         let (at, failed_at) = (self.at, self.failed_at);
         read(self, visitor).map_err(|e| fail(failed_at, at, e))
     }
@@ -471,7 +475,9 @@ impl<'de> de::SeqAccess<'de> for Elements<'_> {
         let Some(value) = self.items.next() else { return Ok(None) };
         let at = At::Index(self.at, self.index);
         self.index += 1;
-        seed.deserialize(De { value, at: &at, failed_at: self.failed_at }).map(Some).map_err(|e| fail(self.failed_at, &at, e))
+        seed.deserialize(De { value, at: &at, failed_at: self.failed_at })
+            .map(Some)
+            .map_err(|e| fail(self.failed_at, &at, e))
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -597,7 +603,8 @@ pub(crate) mod tests {
 
     fn invoke(action: &str, input: &Value, reference: bool) -> String {
         REFERENCE.set(reference);
-        let r = super::super::invoke(Connection::new("dt.example.com", "p", "s"), &Unreachable, action, &input.to_string());
+        let r =
+            super::super::invoke(Connection::new("dt.example.com", "p", "s"), &Unreachable, action, &input.to_string());
         REFERENCE.set(false);
         format!("{r:?}")
     }
@@ -664,7 +671,9 @@ pub(crate) mod tests {
         let compare = |action: &str, input: &Value| {
             let (ours, reference) = (invoke(action, input, false), invoke(action, input, true));
             if ours != reference {
-                differences.borrow_mut().push(format!("{action} {input}:\n  ours      {ours}\n  reference {reference}"));
+                differences
+                    .borrow_mut()
+                    .push(format!("{action} {input}:\n  ours      {ours}\n  reference {reference}"));
             }
         };
         for action in manifest["actions"].as_array().unwrap() {

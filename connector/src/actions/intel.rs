@@ -106,11 +106,17 @@ impl Input for AddInput {
         normalised_entries(&self.entries, MAX_ADD_ENTRIES)?;
         if let Some(d) = &self.description {
             if d.chars().count() > MAX_DESCRIPTION_CHARS {
-                return Err(Error::field("description", format!("is longer than {MAX_DESCRIPTION_CHARS} characters; shorten it")));
+                return Err(Error::field(
+                    "description",
+                    format!("is longer than {MAX_DESCRIPTION_CHARS} characters; shorten it"),
+                ));
             }
             // The appliance stores the description inside its own quoting: a quote breaks it.
             if d.contains(['"', '\'']) || d.chars().any(char::is_control) {
-                return Err(Error::field("description", "contains quotes or line breaks, which the appliance refuses; remove them"));
+                return Err(Error::field(
+                    "description",
+                    "contains quotes or line breaks, which the appliance refuses; remove them",
+                ));
             }
         }
         if let Some(s) = &self.source {
@@ -119,7 +125,10 @@ impl Input for AddInput {
         if let Some(expiry) = &self.expiry
             && expiry.to_epoch_ms("expiry")? <= now_ms()
         {
-            return Err(Error::field("expiry", "is in the past; give a future instant, or none for entries that never expire"));
+            return Err(Error::field(
+                "expiry",
+                "is in the past; give a future instant, or none for entries that never expire",
+            ));
         }
         Ok(())
     }
@@ -145,11 +154,7 @@ pub fn list_watched_domains(client: &Client, input: ListInput) -> Result<Vec<Wat
         .opt_param("source", input.source.as_deref().map(str::trim))
         .param("fulldetails", true);
     let answer = client.send(&request)?;
-    array(&answer, "intelfeed")?
-        .iter()
-        .enumerate()
-        .map(|(i, v)| entry_from(v, &format!("intelfeed[{i}]")))
-        .collect()
+    array(&answer, "intelfeed")?.iter().enumerate().map(|(i, v)| entry_from(v, &format!("intelfeed[{i}]"))).collect()
 }
 
 /// Adds entries to the watched list in one request.
@@ -188,7 +193,13 @@ pub fn remove_watched_domains(client: &Client, input: RemoveInput) -> Result<Wat
         confirm_success(&format!("removing `{entry}` from the watched domains"), &answer)?;
         answers.push(answer);
     }
-    Ok(WatchedDomainsChange { added: 0, updated: 0, removed: entries.len() as u64, entries, raw: Value::Array(answers) })
+    Ok(WatchedDomainsChange {
+        added: 0,
+        updated: 0,
+        removed: entries.len() as u64,
+        entries,
+        raw: Value::Array(answers),
+    })
 }
 
 /// Normalises one entry as the appliance sends it: a bare name (without fulldetails) or an
@@ -207,7 +218,9 @@ pub fn entry_from(v: &Value, path: &str) -> Result<WatchedEntry> {
         });
     }
     let o = Obj::new(v, path)?;
-    let name = o.opt_str("name")?.ok_or_else(|| wrong(&format!("{path}.name"), "a string", o.get("name").unwrap_or(&Value::Null)))?;
+    let name = o
+        .opt_str("name")?
+        .ok_or_else(|| wrong(&format!("{path}.name"), "a string", o.get("name").unwrap_or(&Value::Null)))?;
     // Expiry comes as ms, an ISO date or a readable date depending on the version; one the
     // connector cannot read is left to `raw` rather than failing the whole list.
     let expiry = match o.get("expiry") {
@@ -307,13 +320,18 @@ pub fn normalise_indicator(field: &str, value: &str, allow_cidr: bool) -> Result
         if let Some(max) = max {
             return match bits.parse::<u8>() {
                 Ok(b) if allow_cidr && b <= max => Ok(v.to_ascii_lowercase()),
-                _ if !allow_cidr => Err(Error::field(field, format!("`{}` is a range; give a single IP address or hostname", short(v)))),
+                _ if !allow_cidr => {
+                    Err(Error::field(field, format!("`{}` is a range; give a single IP address or hostname", short(v))))
+                }
                 _ => Err(Error::field(field, format!("`{}` has a prefix length outside 0..{max}", short(v)))),
             };
         }
     }
     if v.contains("://") || v.contains('/') {
-        return Err(Error::field(field, format!("`{}` looks like a URL; give only the host, e.g. evil.example.com", short(v))));
+        return Err(Error::field(
+            field,
+            format!("`{}` looks like a URL; give only the host, e.g. evil.example.com", short(v)),
+        ));
     }
     let host = v.trim_end_matches('.');
     let labels_ok = host.split('.').all(|l| {
@@ -322,12 +340,19 @@ pub fn normalise_indicator(field: &str, value: &str, allow_cidr: bool) -> Result
             && !l.starts_with('-')
             && !l.ends_with('-')
     });
-    if host.len() > 253 || !host.contains('.') || !labels_ok || host.rsplit('.').next().is_some_and(|tld| tld.chars().all(|c| c.is_ascii_digit())) {
-        return Err(Error::field(field, format!(
-            "`{}` is not a hostname such as evil.example.com, an IP address{}",
-            short(v),
-            if allow_cidr { " or a CIDR range such as 203.0.113.0/24" } else { "" }
-        )));
+    if host.len() > 253
+        || !host.contains('.')
+        || !labels_ok
+        || host.rsplit('.').next().is_some_and(|tld| tld.chars().all(|c| c.is_ascii_digit()))
+    {
+        return Err(Error::field(
+            field,
+            format!(
+                "`{}` is not a hostname such as evil.example.com, an IP address{}",
+                short(v),
+                if allow_cidr { " or a CIDR range such as 203.0.113.0/24" } else { "" }
+            ),
+        ));
     }
     Ok(host.to_ascii_lowercase())
 }
@@ -345,17 +370,24 @@ mod tests {
     use crate::request::WireRequest;
 
     /// Answers every request with the next canned body and keeps what was sent.
-    fn run<I: Input, O>(answers: &[&'static str], input: serde_json::Value, f: fn(&Client, I) -> Result<O>) -> (Result<O>, Vec<WireRequest>) {
+    fn run<I: Input, O>(
+        answers: &[&'static str],
+        input: serde_json::Value,
+        f: fn(&Client, I) -> Result<O>,
+    ) -> (Result<O>, Vec<WireRequest>) {
         let t = Canned::sequence(answers);
-        let r = parse_input(input).and_then(|i| super::super::run(Connection::new("dt.example.com", "p", "s"), &t, i, f));
+        let r =
+            parse_input(input).and_then(|i| super::super::run(Connection::new("dt.example.com", "p", "s"), &t, i, f));
         (r, t.into_sent())
     }
 
     #[test]
     fn full_details_and_bare_names_are_both_read() {
         let (r, sent) = run(
-            &[r#"[{"name":"evil.example.com","description":"C2","expiry":"2030-01-02 03:04:05","source":"SOAR","hostname":true,"iagn":false},
-                 {"name":"203.0.113.9","expiry":1893456000000},"bare.example.net"]"#],
+            &[
+                r#"[{"name":"evil.example.com","description":"C2","expiry":"2030-01-02 03:04:05","source":"SOAR","hostname":true,"iagn":false},
+                 {"name":"203.0.113.9","expiry":1893456000000},"bare.example.net"]"#,
+            ],
             json!({}),
             list_watched_domains,
         );

@@ -77,16 +77,17 @@ fn check_hostname(hostname: &str) -> Result<()> {
     if h.contains("://") || h.chars().any(|c| c.is_whitespace() || c.is_control() || "/?#@".contains(c)) {
         return Err(Error::field(
             "hostname",
-            format!("`{}` is not a bare hostname; give only the name, e.g. cdn.example.net, without scheme, port or path", short(h)),
+            format!(
+                "`{}` is not a bare hostname; give only the name, e.g. cdn.example.net, without scheme, port or path",
+                short(h)
+            ),
         ));
     }
     Ok(())
 }
 
 fn check_ip(ip: &str) -> Result<IpAddr> {
-    ip.trim()
-        .parse()
-        .map_err(|_| Error::field("ip", format!("`{}` is not an IPv4 or IPv6 address", short(ip))))
+    ip.trim().parse().map_err(|_| Error::field("ip", format!("`{}` is not an IPv4 or IPv6 address", short(ip))))
 }
 
 /// What the appliance knows about an endpoint (see the WIT `endpoint-details`).
@@ -332,11 +333,14 @@ pub fn model_from(v: &Value, path: &str) -> Result<Model> {
         Some(c) => Some(c),
         None if compliance => Some("Compliance".to_owned()),
         // `/models` objects often carry no category; the priority decides it as in the UI.
-        None => priority.map(|p| match p {
-            5 => "Critical",
-            4 => "Suspicious",
-            _ => "Informational",
-        }.to_owned()),
+        None => priority.map(|p| {
+            match p {
+                5 => "Critical",
+                4 => "Suspicious",
+                _ => "Informational",
+            }
+            .to_owned()
+        }),
     };
     let tags = match o.opt_array("tags")? {
         Some((items, at)) => items
@@ -456,7 +460,9 @@ pub struct EnumsInput {
 impl Input for EnumsInput {
     fn validate(&self) -> Result<()> {
         if let Some(section) = &self.section
-            && (section.is_empty() || section.len() > 64 || !section.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+            && (section.is_empty()
+                || section.len() > 64
+                || !section.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
         {
             return Err(Error::field(
                 "section",
@@ -504,7 +510,10 @@ pub struct SearchQuery {
 impl Input for SearchQuery {
     fn validate(&self) -> Result<()> {
         if self.query.trim().is_empty() {
-            return Err(Error::field("query", "is empty; give an expression such as @type:\"dns\", or * for every record"));
+            return Err(Error::field(
+                "query",
+                "is empty; give an expression such as @type:\"dns\", or * for every record",
+            ));
         }
         if self.query.chars().count() > MAX_QUERY_CHARS {
             return Err(Error::field("query", format!("is longer than {MAX_QUERY_CHARS} characters")));
@@ -513,12 +522,14 @@ impl Input for SearchQuery {
         if let Some(size) = self.size
             && !(1..=MAX_SEARCH_SIZE).contains(&size)
         {
-            return Err(Error::field("size", format!("{size} is outside 1..{MAX_SEARCH_SIZE}; page with `offset` for more")));
+            return Err(Error::field(
+                "size",
+                format!("{size} is outside 1..{MAX_SEARCH_SIZE}; page with `offset` for more"),
+            ));
         }
         Ok(())
     }
 }
-
 
 /// One page of search results (see the WIT `search-result`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -582,7 +593,9 @@ pub fn search_result_from(v: &Value, offset: u32) -> Result<SearchResult> {
     let o = Obj::new(v, "advancedsearch")?;
     let Some(hits) = o.opt_obj("hits")? else {
         // A refused query comes back as 200 with an error text instead of hits.
-        if let Some(error) = o.get("error").or(o.get("darktraceChildError")).and_then(Value::as_str).filter(|e| !e.is_empty()) {
+        if let Some(error) =
+            o.get("error").or(o.get("darktraceChildError")).and_then(Value::as_str).filter(|e| !e.is_empty())
+        {
             return Err(Error::Upstream {
                 status: 200,
                 message: format!("Advanced Search refused the query: {}; check the query syntax", short(error)),
@@ -636,7 +649,9 @@ impl Input for SubnetFilter {
         {
             return Err(Error::field(
                 "seen_since_seconds",
-                format!("{secs} is outside 1..{MAX_SUBNET_SEEN_SINCE_SECS} (180 days; the appliance looks back at most six months)"),
+                format!(
+                    "{secs} is outside 1..{MAX_SUBNET_SEEN_SINCE_SECS} (180 days; the appliance looks back at most six months)"
+                ),
             ));
         }
         Ok(())
@@ -674,7 +689,8 @@ pub struct Subnet {
 
 /// Lists subnets, by sid.
 pub fn list_subnets(client: &Client, input: SubnetFilter) -> Result<Vec<Subnet>> {
-    let request = ApiRequest::get("/subnets").opt_param("sid", input.sid).opt_param("seensince", input.seen_since_seconds);
+    let request =
+        ApiRequest::get("/subnets").opt_param("sid", input.sid).opt_param("seensince", input.seen_since_seconds);
     let answer = client.send(&request)?;
     let mut subnets = one_or_many(&answer, "subnets")?
         .into_iter()
@@ -795,7 +811,10 @@ mod tests {
     #[test]
     fn component_metric_as_object_or_id() {
         let c = component_from(&json!({"cid": 5, "chid": 9, "metric": {"mlid": 1, "name": "externalconnections"}, "filters": [{"id": "A"}]}), "c").unwrap();
-        assert_eq!((c.metric_id, c.metric_name.as_deref(), c.filters.clone()), (Some(1), Some("externalconnections"), json!([{"id": "A"}])));
+        assert_eq!(
+            (c.metric_id, c.metric_name.as_deref(), c.filters.clone()),
+            (Some(1), Some("externalconnections"), json!([{"id": "A"}]))
+        );
         let c = component_from(&json!({"cid": 5, "mlid": 4}), "c").unwrap();
         assert_eq!((c.metric_id, c.filters), (Some(4), json!([])));
     }
@@ -822,7 +841,10 @@ mod tests {
         assert_eq!(d["fields"], json!([]));
         assert_eq!(d["timeframe"], "custom");
         assert_eq!(d["time"]["from"], "2024-01-15T09:30:00.000Z");
-        assert_eq!((d["search"].as_str(), d["size"].as_u64(), d["offset"].as_u64()), (Some("@type:\"dns\""), Some(50), Some(100)));
+        assert_eq!(
+            (d["search"].as_str(), d["size"].as_u64(), d["offset"].as_u64()),
+            (Some("@type:\"dns\""), Some(50), Some(100))
+        );
     }
 
     #[test]
@@ -830,7 +852,12 @@ mod tests {
         // `???` and `>>>` put `/` and `+` in the base64; the length decides the `=` padding.
         let mut seen = [false; 3];
         for pad in 0..3 {
-            let doc = search_document(&format!("a:\"???>>>{}\"", "x".repeat(pad)), (1_705_311_000_000, 1_705_314_600_000), 50, 0);
+            let doc = search_document(
+                &format!("a:\"???>>>{}\"", "x".repeat(pad)),
+                (1_705_311_000_000, 1_705_314_600_000),
+                50,
+                0,
+            );
             let r = search_request(&doc, true);
             let hash = r.path().strip_prefix("/advancedsearch/api/search/").unwrap();
             for (i, c) in ['/', '+', '='].into_iter().enumerate() {
@@ -853,7 +880,10 @@ mod tests {
         assert!(invalid::<SearchQuery>(json!({"query": "*", "size": 0})).contains("size"));
         assert!(invalid::<SearchQuery>(json!({"query": "*", "size": 10001})).contains("size"));
         assert!(invalid::<SearchQuery>(json!({"query": "*", "start": 1_705_311_000_000i64})).contains("end"));
-        assert!(invalid::<SearchQuery>(json!({"query": "*", "start": 1_705_311_000_000i64, "end": 1_705_300_000_000i64})).contains("end"));
+        assert!(
+            invalid::<SearchQuery>(json!({"query": "*", "start": 1_705_311_000_000i64, "end": 1_705_300_000_000i64}))
+                .contains("end")
+        );
     }
 
     #[test]

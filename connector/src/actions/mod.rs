@@ -25,7 +25,17 @@ pub mod system;
 pub mod tags;
 
 /// Every family's action table. A new family adds its `ACTIONS` here.
-const FAMILIES: &[&[ActionDef]] = &[system::ACTIONS, breaches::ACTIONS, devices::ACTIONS, ai_analyst::ACTIONS, tags::ACTIONS, metadata::ACTIONS, respond::ACTIONS, intel::ACTIONS, poll::ACTIONS];
+const FAMILIES: &[&[ActionDef]] = &[
+    system::ACTIONS,
+    breaches::ACTIONS,
+    devices::ACTIONS,
+    ai_analyst::ACTIONS,
+    tags::ACTIONS,
+    metadata::ACTIONS,
+    respond::ACTIONS,
+    intel::ACTIONS,
+    poll::ACTIONS,
+];
 
 /// Every action the connector offers.
 pub fn actions() -> impl Iterator<Item = &'static ActionDef> {
@@ -226,7 +236,11 @@ fn oversized_string(value: &Value, path: String) -> Option<(String, usize)> {
         Value::Object(map) => map.iter().find_map(|(k, v)| {
             let key = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
             // Keys count too: an unknown key is echoed in the refusal.
-            if k.len() > MAX_INPUT_STRING_BYTES { Some((key.chars().take(40).collect(), k.len())) } else { oversized_string(v, key) }
+            if k.len() > MAX_INPUT_STRING_BYTES {
+                Some((key.chars().take(40).collect(), k.len()))
+            } else {
+                oversized_string(v, key)
+            }
         }),
         _ => None,
     }
@@ -239,11 +253,12 @@ pub fn confirm_success(what: &str, answer: &Value) -> Result<()> {
     match answer {
         Value::Null => Ok(()),
         Value::Array(_) => Ok(()),
-        Value::Object(map) if map.values().any(|v| v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("success"))) => Ok(()),
-        Value::Object(map) if map.contains_key("error") => Err(Error::Upstream {
-            status: 200,
-            message: format!("{what} was refused: {}", map["error"]),
-        }),
+        Value::Object(map) if map.values().any(|v| v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("success"))) => {
+            Ok(())
+        }
+        Value::Object(map) if map.contains_key("error") => {
+            Err(Error::Upstream { status: 200, message: format!("{what} was refused: {}", map["error"]) })
+        }
         other => Err(Error::UnexpectedResponse(format!(
             "{what}: the appliance did not confirm the change (answered `{}`); check the item's state on the appliance",
             other.to_string().chars().take(200).collect::<String>()
@@ -329,8 +344,8 @@ pub(crate) mod testing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::WireRequest;
     use crate::client::WireResponse;
+    use crate::request::WireRequest;
     use std::cell::RefCell;
 
     /// A transport that must not be reached.
@@ -418,7 +433,12 @@ mod tests {
     #[test]
     fn success_shapes_seen_in_the_wild_are_accepted() {
         use serde_json::json;
-        for ok in [json!({"response": "SUCCESS"}), json!({"aianalyst": "SUCCESS"}), json!([{"replicate": true, "data": []}]), Value::Null] {
+        for ok in [
+            json!({"response": "SUCCESS"}),
+            json!({"aianalyst": "SUCCESS"}),
+            json!([{"replicate": true, "data": []}]),
+            Value::Null,
+        ] {
             assert!(confirm_success("x", &ok).is_ok(), "{ok}");
         }
         assert_eq!(confirm_success("x", &json!({"error": "no"})).unwrap_err().case(), "upstream");

@@ -49,7 +49,10 @@ impl Input for PollInput {
         if let Some(s) = self.first_lookback_seconds
             && !(60..=90 * 86_400).contains(&s)
         {
-            return Err(Error::field("first_lookback_seconds", format!("{s} is outside 60..7776000 (one minute to 90 days)")));
+            return Err(Error::field(
+                "first_lookback_seconds",
+                format!("{s} is outside 60..7776000 (one minute to 90 days)"),
+            ));
         }
         if let Some(s) = self.overlap_seconds
             && s > 86_400
@@ -75,7 +78,9 @@ impl PollInput {
     pub fn settings(&self) -> PollSettings {
         PollSettings {
             max_items: self.max_items.map_or(DEFAULT_SETTINGS.max_items, |n| n as usize),
-            first_lookback_ms: self.first_lookback_seconds.map_or(DEFAULT_SETTINGS.first_lookback_ms, |s| i64::from(s) * 1000),
+            first_lookback_ms: self
+                .first_lookback_seconds
+                .map_or(DEFAULT_SETTINGS.first_lookback_ms, |s| i64::from(s) * 1000),
             overlap_ms: self.overlap_seconds.map_or(DEFAULT_SETTINGS.overlap_ms, |s| i64::from(s) * 1000),
         }
     }

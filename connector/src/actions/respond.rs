@@ -283,20 +283,32 @@ impl Input for ManualActionInput {
         check_reason(&self.reason)?;
         if self.action == ManualActionKind::BlockConnections {
             if self.connections.is_empty() {
-                return Err(Error::field("connections", "is empty; `block_connections` needs at least one {src, dst, port?}"));
+                return Err(Error::field(
+                    "connections",
+                    "is empty; `block_connections` needs at least one {src, dst, port?}",
+                ));
             }
             if self.connections.len() > MAX_CONNECTIONS {
-                return Err(Error::field("connections", format!("has {} entries; give at most {MAX_CONNECTIONS}", self.connections.len())));
+                return Err(Error::field(
+                    "connections",
+                    format!("has {} entries; give at most {MAX_CONNECTIONS}", self.connections.len()),
+                ));
             }
             for (i, c) in self.connections.iter().enumerate() {
                 normalise_indicator(&format!("connections[{i}].src"), &c.src, false)?;
                 normalise_indicator(&format!("connections[{i}].dst"), &c.dst, false)?;
                 if c.port == Some(0) {
-                    return Err(Error::field(&format!("connections[{i}].port"), "is 0; give a port 1..65535 or leave it out for every port"));
+                    return Err(Error::field(
+                        &format!("connections[{i}].port"),
+                        "is 0; give a port 1..65535 or leave it out for every port",
+                    ));
                 }
             }
         } else if !self.connections.is_empty() {
-            return Err(Error::field("connections", "is only for `block_connections`; leave it out for this kind of action"));
+            return Err(Error::field(
+                "connections",
+                "is only for `block_connections`; leave it out for this kind of action",
+            ));
         }
         Ok(())
     }
@@ -333,7 +345,9 @@ pub fn list_respond_actions(client: &Client, filter: RespondFilter) -> Result<Re
     let answer = client.send(&request)?;
     let mut list = parse_action_list(&answer)?;
     // The API documents no order; playbooks want a stable one.
-    sort_stable(&mut list.actions, |a, b| (a.start.unwrap_or(i64::MIN), a.codeid).cmp(&(b.start.unwrap_or(i64::MIN), b.codeid)));
+    sort_stable(&mut list.actions, |a, b| {
+        (a.start.unwrap_or(i64::MIN), a.codeid).cmp(&(b.start.unwrap_or(i64::MIN), b.codeid))
+    });
     Ok(list)
 }
 
@@ -343,9 +357,12 @@ pub fn parse_action_list(answer: &Value) -> Result<RespondActionList> {
         Value::Array(items) => (items, "antigena".to_owned(), Vec::new()),
         Value::Object(_) => {
             let o = Obj::new(answer, "antigena")?;
-            let (items, at) = o.opt_array("actions")?.ok_or_else(|| wrong("antigena.actions", "an array", &Value::Null))?;
+            let (items, at) =
+                o.opt_array("actions")?.ok_or_else(|| wrong("antigena.actions", "an array", &Value::Null))?;
             let devices = match o.opt_array("devices")? {
-                Some((d, dat)) => d.iter().enumerate().map(|(i, v)| device_from(v, &format!("{dat}[{i}]"))).try_vec()?,
+                Some((d, dat)) => {
+                    d.iter().enumerate().map(|(i, v)| device_from(v, &format!("{dat}[{i}]"))).try_vec()?
+                }
                 None => Vec::new(),
             };
             (items, at, devices)
@@ -380,7 +397,9 @@ pub fn extend_respond_action(client: &Client, input: ExtendInput) -> Result<Resp
             let run_ms = expires.saturating_sub(start).max(0) as u64;
             run_ms.div_ceil(1000).saturating_add(by)
         }
-        (None, None) => return Err(Error::field("extend_by_seconds", "give `extend_by_seconds` or `total_duration_seconds`")),
+        (None, None) => {
+            return Err(Error::field("extend_by_seconds", "give `extend_by_seconds` or `total_duration_seconds`"));
+        }
     };
     let new_expiry = start.saturating_add(i64::try_from(total).unwrap_or(i64::MAX / 1000).saturating_mul(1000));
     let body = json!({ "codeid": input.codeid, "duration": total, "reason": input.reason.trim() });
@@ -430,7 +449,14 @@ pub fn create_manual_respond_action(client: &Client, input: ManualActionInput) -
             ),
         });
     }
-    Ok(RespondChange { codeid, state: "created".into(), duration_seconds: Some(input.duration_seconds), expires: None, expires_iso: None, raw: answer })
+    Ok(RespondChange {
+        codeid,
+        state: "created".into(),
+        duration_seconds: Some(input.duration_seconds),
+        expires: None,
+        expires_iso: None,
+        raw: answer,
+    })
 }
 
 /// Reads the counts of active and pending actions.
@@ -455,12 +481,14 @@ fn dids(o: &Obj<'_>, key: &str) -> Result<Vec<u64>> {
     items
         .iter()
         .enumerate()
-        .map(|(i, v)| match v {
-            Value::Number(n) => n.as_u64(),
-            Value::String(s) => s.trim().parse().ok(),
-            _ => None,
-        }
-        .ok_or_else(|| wrong(&format!("{at}[{i}]"), "a device id", v)))
+        .map(|(i, v)| {
+            match v {
+                Value::Number(n) => n.as_u64(),
+                Value::String(s) => s.trim().parse().ok(),
+                _ => None,
+            }
+            .ok_or_else(|| wrong(&format!("{at}[{i}]"), "a device id", v))
+        })
         .collect()
 }
 
@@ -478,7 +506,14 @@ fn change(
     // start), never a relative change, so a retry is safe; manual creation is not routed here.
     let answer = client.send(&ApiRequest::post_json("/antigena", body).idempotent(true))?;
     confirm_success(&format!("{what} of RESPOND action {codeid}"), &answer)?;
-    Ok(RespondChange { codeid, state: state.into(), duration_seconds, expires, expires_iso: expires.map(iso_from_ms), raw: answer })
+    Ok(RespondChange {
+        codeid,
+        state: state.into(),
+        duration_seconds,
+        expires,
+        expires_iso: expires.map(iso_from_ms),
+        raw: answer,
+    })
 }
 
 /// The action with `codeid`, among the current, expired and cleared ones the appliance lists.
@@ -546,7 +581,6 @@ pub fn action_from(v: &Value, path: &str) -> Result<RespondAction> {
     })
 }
 
-
 fn check_reason(reason: &str) -> Result<()> {
     if reason.trim().is_empty() {
         return Err(Error::field("reason", "is empty; say why (it is recorded in the action history and audited)"));
@@ -559,7 +593,10 @@ fn check_reason(reason: &str) -> Result<()> {
 
 fn check_duration(field: &str, secs: u64) -> Result<()> {
     if !(1..=MAX_DURATION_SECS).contains(&secs) {
-        return Err(Error::field(field, format!("{secs} is outside 1..{MAX_DURATION_SECS} seconds (a year); durations are in seconds")));
+        return Err(Error::field(
+            field,
+            format!("{secs} is outside 1..{MAX_DURATION_SECS} seconds (a year); durations are in seconds"),
+        ));
     }
     Ok(())
 }
@@ -573,9 +610,14 @@ mod tests {
     use crate::request::WireRequest;
 
     /// Answers every request with the next canned body and keeps what was sent.
-    fn run<I: Input, O>(answers: &[&'static str], input: Value, f: fn(&Client, I) -> Result<O>) -> (Result<O>, Vec<WireRequest>) {
+    fn run<I: Input, O>(
+        answers: &[&'static str],
+        input: Value,
+        f: fn(&Client, I) -> Result<O>,
+    ) -> (Result<O>, Vec<WireRequest>) {
         let t = Canned::sequence(answers);
-        let r = parse_input(input).and_then(|i| super::super::run(Connection::new("dt.example.com", "p", "s"), &t, i, f));
+        let r =
+            parse_input(input).and_then(|i| super::super::run(Connection::new("dt.example.com", "p", "s"), &t, i, f));
         (r, t.into_sent())
     }
 
@@ -601,21 +643,30 @@ mod tests {
         assert_eq!((list.actions.len(), list.devices[0].hostname.as_deref()), (1, Some("ws-12")));
         let err = parse_action_list(&json!({"devices": []})).unwrap_err();
         assert!(err.message().contains("antigena.actions"), "{err}");
-        let manual = action_from(&json!({"codeid": 7, "manual": true, "pbid": 0, "score": 0, "blocked": 3,
-            "triggerer": {"username": "soc", "reason": "contain"}}), "a").unwrap();
+        let manual = action_from(
+            &json!({"codeid": 7, "manual": true, "pbid": 0, "score": 0, "blocked": 3,
+            "triggerer": {"username": "soc", "reason": "contain"}}),
+            "a",
+        )
+        .unwrap();
         assert_eq!((manual.pbid, manual.blocked, manual.triggerer_reason.as_deref()), (None, true, Some("contain")));
     }
 
     #[test]
     fn extend_by_converts_to_the_new_total_from_the_start() {
         let list: &'static str = Box::leak(format!("[{ACTION}]").into_boxed_str());
-        let (r, sent) = run(&[list, r#"{"response":"SUCCESS"}"#], json!({"codeid": 501, "extend_by_seconds": 1800, "reason": "more time"}), extend_respond_action);
+        let (r, sent) = run(
+            &[list, r#"{"response":"SUCCESS"}"#],
+            json!({"codeid": 501, "extend_by_seconds": 1800, "reason": "more time"}),
+            extend_respond_action,
+        );
         let change = r.unwrap();
         // The action ran 3600 s from start to expiry; 1800 more makes 5400 in total.
         assert_eq!(change.duration_seconds, Some(5400));
         assert_eq!(change.expires, Some(1_705_311_000_000 + 5_400_000));
         assert_eq!(body(&sent[1]), r#"{"codeid":501,"duration":5400,"reason":"more time"}"#);
-        let (r, _) = run(&[list], json!({"codeid": 9, "total_duration_seconds": 60, "reason": "x"}), extend_respond_action);
+        let (r, _) =
+            run(&[list], json!({"codeid": 9, "total_duration_seconds": 60, "reason": "x"}), extend_respond_action);
         assert_eq!(r.unwrap_err().case(), "not-found");
     }
 
@@ -627,7 +678,8 @@ mod tests {
         assert_eq!(body(&sent[0]), r#"{"codeid":5,"activate":true,"reason":"confirmed"}"#);
         let (_, sent) = run(&[ok], json!({"codeid": 5, "reason": "benign"}), clear_respond_action);
         assert_eq!(body(&sent[0]), r#"{"codeid":5,"clear":true,"reason":"benign"}"#);
-        let (_, sent) = run(&[ok], json!({"codeid": 5, "duration_seconds": 600, "reason": "again"}), reactivate_respond_action);
+        let (_, sent) =
+            run(&[ok], json!({"codeid": 5, "duration_seconds": 600, "reason": "again"}), reactivate_respond_action);
         assert_eq!(body(&sent[0]), r#"{"codeid":5,"activate":true,"duration":600,"reason":"again"}"#);
         let (r, sent) = run(
             &[r#"{"codeid":9001}"#],
@@ -641,7 +693,11 @@ mod tests {
             body(&sent[0]),
             r#"{"did":12,"action":"connection","duration":3600,"reason":"c2","connections":[{"src":"10.0.0.5","dst":"evil.example.com","port":443}]}"#
         );
-        let (r, _) = run(&[r#"{"codeid":0}"#], json!({"did": 1, "action": "quarantine", "duration_seconds": 60, "reason": "x"}), create_manual_respond_action);
+        let (r, _) = run(
+            &[r#"{"codeid":0}"#],
+            json!({"did": 1, "action": "quarantine", "duration_seconds": 60, "reason": "x"}),
+            create_manual_respond_action,
+        );
         assert_eq!(r.unwrap_err().case(), "upstream");
     }
 
@@ -667,8 +723,14 @@ mod tests {
         }
         for (input, field) in [
             (json!({"did": 1, "action": "block_connections", "duration_seconds": 60, "reason": "r"}), "connections"),
-            (json!({"did": 1, "action": "quarantine", "duration_seconds": 60, "reason": "r", "connections": [{"src": "10.0.0.1", "dst": "10.0.0.2"}]}), "connections"),
-            (json!({"did": 1, "action": "block_connections", "duration_seconds": 60, "reason": "r", "connections": [{"src": "10.0.0.1", "dst": "x y"}]}), "connections[0].dst"),
+            (
+                json!({"did": 1, "action": "quarantine", "duration_seconds": 60, "reason": "r", "connections": [{"src": "10.0.0.1", "dst": "10.0.0.2"}]}),
+                "connections",
+            ),
+            (
+                json!({"did": 1, "action": "block_connections", "duration_seconds": 60, "reason": "r", "connections": [{"src": "10.0.0.1", "dst": "x y"}]}),
+                "connections[0].dst",
+            ),
             (json!({"did": 1, "action": "quarantine", "duration_seconds": 0, "reason": "r"}), "duration_seconds"),
             (json!({"did": 1, "action": "isolate", "duration_seconds": 60, "reason": "r"}), "action"),
             (json!({"did": 1, "action": "quarantineOutgoing", "duration_seconds": 60, "reason": "r"}), "action"),
@@ -684,9 +746,16 @@ mod tests {
 
     #[test]
     fn summary_reads_counts_and_device_ids() {
-        let (r, sent) = run(&[r#"{"pendingCount":2,"activeCount":3,"pendingActionDevices":[4,"5"],"activeActionDevices":[6]}"#], json!({}), get_respond_summary);
+        let (r, sent) = run(
+            &[r#"{"pendingCount":2,"activeCount":3,"pendingActionDevices":[4,"5"],"activeActionDevices":[6]}"#],
+            json!({}),
+            get_respond_summary,
+        );
         let s = r.unwrap();
-        assert_eq!((s.pending_count, s.active_count, s.pending_action_devices, s.active_action_devices), (2, 3, vec![4, 5], vec![6]));
+        assert_eq!(
+            (s.pending_count, s.active_count, s.pending_action_devices, s.active_action_devices),
+            (2, 3, vec![4, 5], vec![6])
+        );
         assert_eq!(sent[0].url, "https://dt.example.com/antigena/summary");
         let (r, _) = run(&[r#"{"activeActionDevices":[{"did":1}]}"#], json!({}), get_respond_summary);
         assert!(r.unwrap_err().message().contains("activeActionDevices[0]"));

@@ -190,7 +190,8 @@ pub fn get_summary_statistics(client: &Client, query: StatisticsQuery) -> Result
         .opt_param("endtime", end);
     let answer = client.send(&request)?;
     // The answer's shape depends on `eventtype`: a count is typed only where it is a number.
-    let number = |v: Option<&Value>| v.and_then(|v| v.as_u64().or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)));
+    let number =
+        |v: Option<&Value>| v.and_then(|v| v.as_u64().or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)));
     let devicecount = answer.get("devicecount");
     Ok(SummaryStatistics {
         device_count: number(devicecount.and_then(|d| d.get("total")).or(devicecount.filter(|d| d.is_number()))),
@@ -218,12 +219,15 @@ fn check_event_type(kind: &str) -> Result<()> {
         || EVENT_TYPES.contains(&k.as_str())
         || EVENT_CATEGORIES.iter().any(|c| k.strip_prefix(c).is_some_and(|t| EVENT_TYPES.contains(&t)));
     if !valid {
-        return Err(Error::field("event_type", format!(
-            "`{}` is not a category ({}), a type ({}) or a category followed by a type such as networkdevicedetails",
-            kind.chars().take(40).collect::<String>(),
-            EVENT_CATEGORIES.join(", "),
-            EVENT_TYPES.join(", ")
-        )));
+        return Err(Error::field(
+            "event_type",
+            format!(
+                "`{}` is not a category ({}), a type ({}) or a category followed by a type such as networkdevicedetails",
+                kind.chars().take(40).collect::<String>(),
+                EVENT_CATEGORIES.join(", "),
+                EVENT_TYPES.join(", ")
+            ),
+        ));
     }
     if k == "saasdevicedetails" {
         return Err(Error::field("event_type", "the saas category cannot take devicedetails; use saas or saasnotices"));
@@ -234,16 +238,21 @@ fn check_event_type(kind: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::actions::{invoke, parse_input};
     use crate::actions::testing::Canned;
+    use crate::actions::{invoke, parse_input};
     use crate::connection::Connection;
     use crate::request::WireRequest;
     use serde_json::json;
 
     /// Answers with one canned body and keeps what was sent.
-    fn run<I: Input, O>(answer: &'static str, input: Value, f: fn(&Client, I) -> Result<O>) -> (Result<O>, Vec<WireRequest>) {
+    fn run<I: Input, O>(
+        answer: &'static str,
+        input: Value,
+        f: fn(&Client, I) -> Result<O>,
+    ) -> (Result<O>, Vec<WireRequest>) {
         let t = Canned::repeating(answer);
-        let r = parse_input(input).and_then(|i| super::super::run(Connection::new("dt.example.com", "p", "s"), &t, i, f));
+        let r =
+            parse_input(input).and_then(|i| super::super::run(Connection::new("dt.example.com", "p", "s"), &t, i, f));
         (r, t.into_sent())
     }
 
@@ -271,11 +280,21 @@ mod tests {
             get_summary_statistics,
         );
         let s = r.unwrap();
-        assert_eq!((s.device_count, s.subnet_count, s.credential_count, s.respond_action_count, s.respond_device_count), (Some(519), Some(23), Some(82), Some(5), Some(4)));
+        assert_eq!(
+            (s.device_count, s.subnet_count, s.credential_count, s.respond_action_count, s.respond_device_count),
+            (Some(519), Some(23), Some(82), Some(5), Some(4))
+        );
         assert_eq!(sent[0].url, "https://dt.example.com/summarystatistics");
-        let (r, sent) = run(r#"{"events":3,"data":[]}"#, json!({"event_type": "networkDeviceDetails", "hours": 24, "end": 1705311000000i64}), get_summary_statistics);
+        let (r, sent) = run(
+            r#"{"events":3,"data":[]}"#,
+            json!({"event_type": "networkDeviceDetails", "hours": 24, "end": 1705311000000i64}),
+            get_summary_statistics,
+        );
         assert_eq!(r.unwrap().device_count, None);
-        assert_eq!(sent[0].url, "https://dt.example.com/summarystatistics?eventtype=networkdevicedetails&hours=24&endtime=1705311000000");
+        assert_eq!(
+            sent[0].url,
+            "https://dt.example.com/summarystatistics?eventtype=networkdevicedetails&hours=24&endtime=1705311000000"
+        );
     }
 
     #[test]
@@ -288,7 +307,8 @@ mod tests {
             (r#"{"end": 1705311000000}"#, "end"),
         ] {
             let t = Canned::repeating("{}");
-            let err = invoke(Connection::new("dt.example.com", "p", "s"), &t, "get-summary-statistics", input).unwrap_err();
+            let err =
+                invoke(Connection::new("dt.example.com", "p", "s"), &t, "get-summary-statistics", input).unwrap_err();
             assert_eq!((err.case(), t.sent.borrow().len()), ("invalid-input", 0), "{input}");
             assert!(err.message().contains(field), "{input}: {err}");
         }

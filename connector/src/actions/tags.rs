@@ -313,8 +313,8 @@ pub fn entity_from(v: &Value, path: &str) -> Result<TagEntity> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::actions::{invoke, parse_input};
     use crate::actions::testing::Canned;
+    use crate::actions::{invoke, parse_input};
     use crate::connection::Connection;
     use crate::request::WireRequest;
     use serde_json::json;
@@ -322,14 +322,19 @@ mod tests {
     /// Answers every request with one canned body and keeps what was sent.
     fn run(action: &str, input: &str, answer: &'static str) -> (Result<Value>, Vec<WireRequest>) {
         let t = Canned::repeating(answer);
-        let out = invoke(Connection::new("dt.example.com", "p", "s"), &t, action, input).map(|s| serde_json::from_str(&s).unwrap());
+        let out = invoke(Connection::new("dt.example.com", "p", "s"), &t, action, input)
+            .map(|s| serde_json::from_str(&s).unwrap());
         (out, t.into_sent())
     }
 
     #[test]
     fn tag_objects_read_data_and_treat_zero_expiry_as_none() {
-        let t = tag_from(&json!({"tid": 3, "expiry": 0, "thid": 3, "name": "Ops", "restricted": true,
-            "data": {"auto": false, "color": 120, "description": "", "visibility": "Public"}, "isReferenced": true}), "t").unwrap();
+        let t = tag_from(
+            &json!({"tid": 3, "expiry": 0, "thid": 3, "name": "Ops", "restricted": true,
+            "data": {"auto": false, "color": 120, "description": "", "visibility": "Public"}, "isReferenced": true}),
+            "t",
+        )
+        .unwrap();
         assert_eq!((t.tid, t.name.as_str(), t.restricted, t.expiry, t.color), (3, "Ops", true, None, Some(120)));
         assert_eq!((t.description, t.visibility.as_deref()), (None, Some("Public")));
         // Some tags carry `data` without `visibility` or `auto`.
@@ -341,13 +346,15 @@ mod tests {
     fn entity_values_are_device_ids_as_text() {
         let e = entity_from(&json!({"teid": 1, "tehid": 1, "tid": 9, "thid": 0, "entityType": "Device", "entityValue": "2540", "valid": true}), "e").unwrap();
         assert_eq!((e.did, e.entity_value.as_str()), (Some(2540), "2540"));
-        let c = entity_from(&json!({"teid": 2, "tid": 9, "entityType": "Credential", "entityValue": "a.user"}), "e").unwrap();
+        let c = entity_from(&json!({"teid": 2, "tid": 9, "entityType": "Credential", "entityValue": "a.user"}), "e")
+            .unwrap();
         assert_eq!(c.did, None);
     }
 
     #[test]
     fn tagging_posts_a_form_and_reads_either_reply() {
-        let (out, sent) = run("add-device-tag", r#"{"did": 7, "tag": "Watch list", "duration_seconds": 3600}"#, r#"{"tid": 57 }"#);
+        let (out, sent) =
+            run("add-device-tag", r#"{"did": 7, "tag": "Watch list", "duration_seconds": 3600}"#, r#"{"tid": 57 }"#);
         assert_eq!(out.unwrap()["tid"], 57);
         assert_eq!(sent[0].body.as_deref(), Some(&b"did=7&tag=Watch%20list&duration=3600"[..]));
         assert!(sent[0].headers.iter().any(|(k, v)| k == "Content-Type" && v == "application/x-www-form-urlencoded"));
@@ -373,13 +380,24 @@ mod tests {
         let out = out.unwrap();
         assert_eq!(out["entities"][0]["did"], 12);
         assert_eq!(out["devices"][0]["ip"], "10.9.9.9");
-        let (out, _) = run("list-tagged-devices", r#"{"tag": "Admin"}"#, r#"[{"teid": 1, "tid": 9, "entityType": "Device", "entityValue": "12"}]"#);
+        let (out, _) = run(
+            "list-tagged-devices",
+            r#"{"tag": "Admin"}"#,
+            r#"[{"teid": 1, "tid": 9, "entityType": "Device", "entityValue": "12"}]"#,
+        );
         assert_eq!(out.unwrap()["devices"], json!([]));
     }
 
     #[test]
     fn bad_tag_inputs_name_the_field() {
-        assert!(parse_input::<AddTagInput>(json!({"did": 1, "tag": " "})).unwrap().validate().unwrap_err().message().starts_with("`tag`"));
+        assert!(
+            parse_input::<AddTagInput>(json!({"did": 1, "tag": " "}))
+                .unwrap()
+                .validate()
+                .unwrap_err()
+                .message()
+                .starts_with("`tag`")
+        );
         let long = parse_input::<AddTagInput>(json!({"did": 1, "tag": "x", "duration_seconds": 0})).unwrap();
         assert!(long.validate().unwrap_err().message().starts_with("`duration_seconds`"));
         assert!(parse_input::<ListTagsInput>(json!({"name": "a\nb"})).unwrap().validate().is_err());

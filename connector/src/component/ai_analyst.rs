@@ -82,7 +82,10 @@ fn changes(list: Vec<crate::actions::breaches::ChangeResult>) -> Vec<wt::ChangeR
 }
 
 impl wa::Guest for Component {
-    fn list_ai_analyst_incidents(c: wt::Connection, f: wa::IncidentFilter) -> Result<Vec<wa::IncidentEvent>, wt::Error> {
+    fn list_ai_analyst_incidents(
+        c: wt::Connection,
+        f: wa::IncidentFilter,
+    ) -> Result<Vec<wa::IncidentEvent>, wt::Error> {
         let filter = a::IncidentFilter {
             start: f.start.map(instant),
             end: f.end.map(instant),
@@ -125,11 +128,17 @@ impl wa::Guest for Component {
         run(c, a::GroupIdInput { group_id }, a::get_ai_analyst_group, group)
     }
 
-    fn acknowledge_ai_analyst_incident(c: wt::Connection, uuids: Vec<String>) -> Result<Vec<wt::ChangeResult>, wt::Error> {
+    fn acknowledge_ai_analyst_incident(
+        c: wt::Connection,
+        uuids: Vec<String>,
+    ) -> Result<Vec<wt::ChangeResult>, wt::Error> {
         run(c, a::UuidsInput { uuids }, a::acknowledge_ai_analyst_incident, changes)
     }
 
-    fn unacknowledge_ai_analyst_incident(c: wt::Connection, uuids: Vec<String>) -> Result<Vec<wt::ChangeResult>, wt::Error> {
+    fn unacknowledge_ai_analyst_incident(
+        c: wt::Connection,
+        uuids: Vec<String>,
+    ) -> Result<Vec<wt::ChangeResult>, wt::Error> {
         run(c, a::UuidsInput { uuids }, a::unacknowledge_ai_analyst_incident, changes)
     }
 
@@ -141,20 +150,33 @@ impl wa::Guest for Component {
         run(c, a::UuidsInput { uuids }, a::unpin_ai_analyst_incident, changes)
     }
 
-    fn add_ai_analyst_comment(c: wt::Connection, incident_id: String, message: String) -> Result<wa::IncidentComment, wt::Error> {
+    fn add_ai_analyst_comment(
+        c: wt::Connection,
+        incident_id: String,
+        message: String,
+    ) -> Result<wa::IncidentComment, wt::Error> {
         run(c, a::IncidentCommentInput { incident_id, message }, a::add_ai_analyst_comment, comment)
     }
 
     fn list_ai_analyst_comments(c: wt::Connection, incident_id: String) -> Result<Vec<wa::IncidentComment>, wt::Error> {
-        run(c, a::IncidentIdInput { incident_id }, a::list_ai_analyst_comments, |list| list.into_iter().map(comment).collect())
+        run(c, a::IncidentIdInput { incident_id }, a::list_ai_analyst_comments, |list| {
+            list.into_iter().map(comment).collect()
+        })
     }
 
-    fn start_ai_analyst_investigation(c: wt::Connection, did: u64, investigate_time: wt::Instant) -> Result<wa::Investigation, wt::Error> {
+    fn start_ai_analyst_investigation(
+        c: wt::Connection,
+        did: u64,
+        investigate_time: wt::Instant,
+    ) -> Result<wa::Investigation, wt::Error> {
         let input = a::InvestigationInput { did, investigate_time: instant(investigate_time) };
         run(c, input, a::start_ai_analyst_investigation, investigation)
     }
 
-    fn get_ai_analyst_investigation(c: wt::Connection, investigation_id: String) -> Result<wa::Investigation, wt::Error> {
+    fn get_ai_analyst_investigation(
+        c: wt::Connection,
+        investigation_id: String,
+    ) -> Result<wa::Investigation, wt::Error> {
         run(c, a::InvestigationIdInput { investigation_id }, a::get_ai_analyst_investigation, investigation)
     }
 }

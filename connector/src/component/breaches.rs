@@ -28,7 +28,14 @@ pub(crate) fn breach(b: breaches::ModelBreach) -> wb::ModelBreach {
 }
 
 pub(crate) fn comment(c: breaches::BreachComment) -> wb::BreachComment {
-    wb::BreachComment { pbid: c.pbid, message: c.message, username: c.username, time: c.time, time_iso: c.time_iso, raw: c.raw.to_string() }
+    wb::BreachComment {
+        pbid: c.pbid,
+        message: c.message,
+        username: c.username,
+        time: c.time,
+        time_iso: c.time_iso,
+        raw: c.raw.to_string(),
+    }
 }
 
 fn breach_record(r: breaches::BreachRecord) -> wb::BreachRecord {
@@ -106,7 +113,10 @@ impl wb::Guest for Component {
         run(c, PbidInput { pbid }, breaches::list_model_breach_comments, |list| list.into_iter().map(comment).collect())
     }
 
-    fn get_model_breach_connections(c: wt::Connection, q: wb::ConnectionsQuery) -> Result<wb::BreachConnections, wt::Error> {
+    fn get_model_breach_connections(
+        c: wt::Connection,
+        q: wb::ConnectionsQuery,
+    ) -> Result<wb::BreachConnections, wt::Error> {
         let query = breaches::ConnectionsQuery { pbid: q.pbid, count: q.count, offset: q.offset };
         run(c, query, breaches::get_model_breach_connections, |out| wb::BreachConnections {
             pbid: out.pbid,
@@ -116,7 +126,12 @@ impl wb::Guest for Component {
     }
 
     fn list_comments(c: wt::Connection, f: wb::CommentFilter) -> Result<Vec<wb::BreachComment>, wt::Error> {
-        let filter = breaches::CommentFilter { start: f.start.map(instant), end: f.end.map(instant), pbid: f.pbid, count: f.count };
+        let filter = breaches::CommentFilter {
+            start: f.start.map(instant),
+            end: f.end.map(instant),
+            pbid: f.pbid,
+            count: f.count,
+        };
         run(c, filter, breaches::list_comments, |list| list.into_iter().map(comment).collect())
     }
 }

@@ -35,7 +35,13 @@ fn graph_data(g: devices::GraphData) -> wd::GraphData {
 }
 
 fn port(p: devices::PortUsage) -> wd::PortUsage {
-    wd::PortUsage { port: p.port, port_number: p.port_number, size: p.size, first_time: p.first_time, first_time_iso: p.first_time_iso }
+    wd::PortUsage {
+        port: p.port,
+        port_number: p.port_number,
+        size: p.size,
+        first_time: p.first_time,
+        first_time_iso: p.first_time_iso,
+    }
 }
 
 fn peer(p: devices::PeerUsage) -> wd::PeerUsage {
@@ -80,7 +86,8 @@ impl wd::Guest for Component {
     }
 
     fn list_devices(c: wt::Connection, f: wd::DeviceListFilter) -> Result<Vec<wd::Device>, wt::Error> {
-        let filter = devices::DeviceListFilter { seen_since: f.seen_since, count: f.count, include_tags: f.include_tags };
+        let filter =
+            devices::DeviceListFilter { seen_since: f.seen_since, count: f.count, include_tags: f.include_tags };
         run(c, filter, devices::list_devices, |list| list.into_iter().map(device).collect())
     }
 
@@ -96,13 +103,20 @@ impl wd::Guest for Component {
         })
     }
 
-    fn list_similar_devices(c: wt::Connection, did: u64, count: Option<u32>) -> Result<Vec<wd::SimilarDevice>, wt::Error> {
+    fn list_similar_devices(
+        c: wt::Connection,
+        did: u64,
+        count: Option<u32>,
+    ) -> Result<Vec<wd::SimilarDevice>, wt::Error> {
         run(c, devices::SimilarInput { did, count }, devices::list_similar_devices, |list| {
             list.into_iter().map(|s| wd::SimilarDevice { score: s.score, device: device(s.device) }).collect()
         })
     }
 
-    fn get_device_connection_info(c: wt::Connection, q: wd::ConnectionInfoQuery) -> Result<wd::ConnectionInfo, wt::Error> {
+    fn get_device_connection_info(
+        c: wt::Connection,
+        q: wd::ConnectionInfoQuery,
+    ) -> Result<wd::ConnectionInfo, wt::Error> {
         let query = devices::ConnectionInfoQuery {
             did: q.did,
             data_type: q.data_type.map(|d| match d {

@@ -5,7 +5,13 @@ use super::{Component, instant, run};
 use crate::actions::intel;
 
 fn change(c: intel::WatchedDomainsChange) -> wi::WatchedDomainsChange {
-    wi::WatchedDomainsChange { added: c.added, updated: c.updated, removed: c.removed, entries: c.entries, raw: c.raw.to_string() }
+    wi::WatchedDomainsChange {
+        added: c.added,
+        updated: c.updated,
+        removed: c.removed,
+        entries: c.entries,
+        raw: c.raw.to_string(),
+    }
 }
 
 impl wi::Guest for Component {
@@ -26,7 +32,10 @@ impl wi::Guest for Component {
         })
     }
 
-    fn add_watched_domains(c: wt::Connection, a: wi::WatchedDomainsAddition) -> Result<wi::WatchedDomainsChange, wt::Error> {
+    fn add_watched_domains(
+        c: wt::Connection,
+        a: wi::WatchedDomainsAddition,
+    ) -> Result<wi::WatchedDomainsChange, wt::Error> {
         let input = intel::AddInput {
             entries: a.entries,
             description: a.description,

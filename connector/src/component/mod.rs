@@ -105,8 +105,10 @@ impl Transport for WasiHttp {
             .into_iter()
             .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
             .collect();
-        let incoming = response.consume().map_err(|()| Error::Other(format!("failed to open the answer body from {at}")))?;
-        let stream = incoming.stream().map_err(|()| Error::Other(format!("failed to read the answer body from {at}")))?;
+        let incoming =
+            response.consume().map_err(|()| Error::Other(format!("failed to open the answer body from {at}")))?;
+        let stream =
+            incoming.stream().map_err(|()| Error::Other(format!("failed to read the answer body from {at}")))?;
         let mut bytes = Vec::new();
         // Room for the whole declared body at once: growing by doubling would copy a big answer
         // several times over and, at the last step, hold it one and a half times. Only a hint: a
@@ -187,7 +189,9 @@ fn body_error(at: &str, debug: &str, limit: u64) -> Error {
             limit / (1024 * 1024)
         ))
     } else {
-        Error::Transport(format!("reading the answer from {at} failed ({debug}); try again, and check the network to the appliance"))
+        Error::Transport(format!(
+            "reading the answer from {at} failed ({debug}); try again, and check the network to the appliance"
+        ))
     }
 }
 
@@ -208,9 +212,9 @@ fn authority(url: &str) -> &str {
 fn error_code(at: &str, code: &bindings::wasi::http::types::ErrorCode) -> Error {
     use bindings::wasi::http::types::ErrorCode as E;
     match code {
-        E::DnsTimeout | E::ConnectionTimeout => {
-            Error::Timeout(format!("{at} did not accept a connection in time ({code:?}); check the appliance is up and reachable"))
-        }
+        E::DnsTimeout | E::ConnectionTimeout => Error::Timeout(format!(
+            "{at} did not accept a connection in time ({code:?}); check the appliance is up and reachable"
+        )),
         E::ConnectionReadTimeout | E::ConnectionWriteTimeout | E::HttpResponseTimeout => Error::Timeout(format!(
             "{at} accepted the request but did not answer in time ({code:?}); the appliance may be overloaded: \
              try again later or narrow the request"
@@ -246,7 +250,12 @@ pub(crate) fn connection(c: wt::Connection) -> Result<Connection> {
 }
 
 /// Runs a typed action and converts its result and error for the WIT boundary.
-pub(crate) fn run<I: actions::Input, O, W>(c: wt::Connection, input: I, f: fn(&crate::Client, I) -> Result<O>, out: impl Fn(O) -> W) -> Result<W, wt::Error> {
+pub(crate) fn run<I: actions::Input, O, W>(
+    c: wt::Connection,
+    input: I,
+    f: fn(&crate::Client, I) -> Result<O>,
+    out: impl Fn(O) -> W,
+) -> Result<W, wt::Error> {
     actions::run(connection(c), &WasiHttp, input, f).map(out).map_err(wit_error)
 }
 

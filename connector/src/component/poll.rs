@@ -16,7 +16,11 @@ fn input(options: wp::PollOptions, state: Option<String>) -> PollInput {
 }
 
 impl wp::Guest for Component {
-    fn poll_model_breaches(c: wt::Connection, options: wp::PollOptions, state: Option<String>) -> Result<wp::BreachPoll, wt::Error> {
+    fn poll_model_breaches(
+        c: wt::Connection,
+        options: wp::PollOptions,
+        state: Option<String>,
+    ) -> Result<wp::BreachPoll, wt::Error> {
         run(c, input(options, state), poll::poll_model_breaches, |p| wp::BreachPoll {
             items: p.items.into_iter().map(super::breaches::breach).collect(),
             state: p.state,
@@ -26,7 +30,11 @@ impl wp::Guest for Component {
         })
     }
 
-    fn poll_ai_analyst_incidents(c: wt::Connection, options: wp::PollOptions, state: Option<String>) -> Result<wp::IncidentPoll, wt::Error> {
+    fn poll_ai_analyst_incidents(
+        c: wt::Connection,
+        options: wp::PollOptions,
+        state: Option<String>,
+    ) -> Result<wp::IncidentPoll, wt::Error> {
         run(c, input(options, state), poll::poll_ai_analyst_incidents, |p| wp::IncidentPoll {
             items: p.items.into_iter().map(super::ai_analyst::incident).collect(),
             state: p.state,

@@ -92,11 +92,24 @@ impl wr::Guest for Component {
         run(c, input, respond::extend_respond_action, change)
     }
 
-    fn reactivate_respond_action(c: wt::Connection, codeid: u64, duration_seconds: u64, reason: String) -> Result<wr::RespondChange, wt::Error> {
-        run(c, respond::ReactivateInput { codeid, duration_seconds, reason }, respond::reactivate_respond_action, change)
+    fn reactivate_respond_action(
+        c: wt::Connection,
+        codeid: u64,
+        duration_seconds: u64,
+        reason: String,
+    ) -> Result<wr::RespondChange, wt::Error> {
+        run(
+            c,
+            respond::ReactivateInput { codeid, duration_seconds, reason },
+            respond::reactivate_respond_action,
+            change,
+        )
     }
 
-    fn create_manual_respond_action(c: wt::Connection, a: wr::ManualRespondAction) -> Result<wr::RespondChange, wt::Error> {
+    fn create_manual_respond_action(
+        c: wt::Connection,
+        a: wr::ManualRespondAction,
+    ) -> Result<wr::RespondChange, wt::Error> {
         let input = respond::ManualActionInput {
             did: a.did,
             action: kind(a.action),
@@ -111,7 +124,11 @@ impl wr::Guest for Component {
         run(c, input, respond::create_manual_respond_action, change)
     }
 
-    fn get_respond_summary(c: wt::Connection, start: Option<wt::Instant>, end: Option<wt::Instant>) -> Result<wr::RespondSummary, wt::Error> {
+    fn get_respond_summary(
+        c: wt::Connection,
+        start: Option<wt::Instant>,
+        end: Option<wt::Instant>,
+    ) -> Result<wr::RespondSummary, wt::Error> {
         let input = respond::SummaryInput { start: start.map(instant), end: end.map(instant) };
         run(c, input, respond::get_respond_summary, |s| wr::RespondSummary {
             pending_count: s.pending_count,

@@ -54,7 +54,12 @@ impl wtag::Guest for Component {
         })
     }
 
-    fn add_device_tag(c: wt::Connection, did: u64, tag_name: String, duration_seconds: Option<u32>) -> Result<wtag::TagChange, wt::Error> {
+    fn add_device_tag(
+        c: wt::Connection,
+        did: u64,
+        tag_name: String,
+        duration_seconds: Option<u32>,
+    ) -> Result<wtag::TagChange, wt::Error> {
         run(c, tags::AddTagInput { did, tag: tag_name, duration_seconds }, tags::add_device_tag, change)
     }
 

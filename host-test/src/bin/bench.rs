@@ -78,14 +78,21 @@ fn row(what: &str, s: &Stats, baseline: Option<&Stats>) {
 }
 
 fn header(title: &str) {
-    println!("\n### {title}\n\n| measurement | median µs | min µs | max µs | ratio to baseline |\n| --- | --- | --- | --- | --- |");
+    println!(
+        "\n### {title}\n\n| measurement | median µs | min µs | max µs | ratio to baseline |\n| --- | --- | --- | --- | --- |"
+    );
 }
 
 async fn start(breach_count: usize) -> anyhow::Result<(Simulator, ConnectionParams)> {
     let config = SimulatorConfig { breaches: breach_count, ..SimulatorConfig::default() };
     let private_token = config.private_token.clone();
     let sim = Simulator::start(config).await?;
-    let conn = ConnectionParams { api_address: sim.url(), public_token: sim.public_token().to_owned(), private_token, ..Default::default() };
+    let conn = ConnectionParams {
+        api_address: sim.url(),
+        public_token: sim.public_token().to_owned(),
+        private_token,
+        ..Default::default()
+    };
     Ok((sim, conn))
 }
 
@@ -103,7 +110,13 @@ fn load(wasm: &Path, max_instances: Option<u32>, memory_mib: usize) -> anyhow::R
 const ROUND: usize = 50;
 
 /// Times `iterations` calls of `action` through the component, one fresh store each.
-async fn component_calls(host: &Host, conn: &ConnectionParams, action: &str, input: &str, iterations: usize) -> anyhow::Result<Vec<Duration>> {
+async fn component_calls(
+    host: &Host,
+    conn: &ConnectionParams,
+    action: &str,
+    input: &str,
+    iterations: usize,
+) -> anyhow::Result<Vec<Duration>> {
     let mut out = Vec::with_capacity(iterations);
     for _ in 0..iterations {
         let t = Instant::now();
@@ -118,7 +131,12 @@ type NativeAction = Arc<dyn Fn(&Client) -> darktrace_connector::Result<()> + Sen
 
 /// Times `iterations` native calls of `f` on a blocking thread (the connector's code is
 /// synchronous), sharing `transport` and so its kept-alive connections with earlier rounds.
-async fn native_calls(transport: &Arc<NativeTransport>, conn: &Connection, iterations: usize, f: &NativeAction) -> anyhow::Result<Vec<Duration>> {
+async fn native_calls(
+    transport: &Arc<NativeTransport>,
+    conn: &Connection,
+    iterations: usize,
+    f: &NativeAction,
+) -> anyhow::Result<Vec<Duration>> {
     let (transport, conn, f) = (transport.clone(), conn.clone(), f.clone());
     tokio::task::spawn_blocking(move || {
         let client = Client::new(conn, transport.as_ref());
@@ -144,7 +162,15 @@ struct Warm {
 /// Measures `n` warm calls of each kind in alternating rounds of [`ROUND`] calls, so that load
 /// from other processes, which drifts over seconds on a shared machine, falls on every kind
 /// alike and the ratios stay comparable.
-async fn warm(host: &Host, conn: &ConnectionParams, action: &str, input: &str, n: usize, refused: bool, f: NativeAction) -> anyhow::Result<Warm> {
+async fn warm(
+    host: &Host,
+    conn: &ConnectionParams,
+    action: &str,
+    input: &str,
+    n: usize,
+    refused: bool,
+    f: NativeAction,
+) -> anyhow::Result<Warm> {
     let transport = Arc::new(NativeTransport::new());
     let native_conn = Connection::new(&conn.api_address, &conn.public_token, &conn.private_token)?;
     // One untimed call each: connections opened, caches filled.
@@ -175,7 +201,9 @@ async fn main() -> anyhow::Result<()> {
     if let Some(only) = args.only {
         return profile_workload(only, &host, &conn, pbid, n).await;
     }
-    println!("# Benchmarks\n\n{n} calls per measurement against the embedded simulator on loopback; component = the connector under wasmtime with a fresh store per call.");
+    println!(
+        "# Benchmarks\n\n{n} calls per measurement against the embedded simulator on loopback; component = the connector under wasmtime with a fresh store per call."
+    );
 
     // 1. Warm action latency.
     let get_input = format!(r#"{{"pbid": {pbid}}}"#);
@@ -246,9 +274,12 @@ async fn main() -> anyhow::Result<()> {
     let window = r#"{"start": 946684800000, "end": 7258118400000, "include_acknowledged": true, "minimal": false}"#;
     let big_host = load(&wasm, Some(4), 1024)?;
     let t = Instant::now();
-    let (result, report) = big_host.invoke_with_policy(&big_conn, big_conn.policy(), "list-model-breaches", window).await?;
+    let (result, report) =
+        big_host.invoke_with_policy(&big_conn, big_conn.policy(), "list-model-breaches", window).await?;
     let component_time = t.elapsed();
-    let items = serde_json::from_str::<serde_json::Value>(&result.map_err(|e| anyhow::anyhow!(e.message()))?)?.as_array().map_or(0, Vec::len);
+    let items = serde_json::from_str::<serde_json::Value>(&result.map_err(|e| anyhow::anyhow!(e.message()))?)?
+        .as_array()
+        .map_or(0, Vec::len);
     let (native_time, payload) = {
         let conn = Connection::new(&big_conn.api_address, &big_conn.public_token, &big_conn.private_token)?;
         let filter: breaches::BreachFilter = serde_json::from_str(window)?;
@@ -266,8 +297,15 @@ async fn main() -> anyhow::Result<()> {
     println!("| measurement | value |\n| --- | --- |");
     println!("| native throughput | {:.1} MB/s |", payload as f64 / 1e6 / native_time.as_secs_f64());
     println!("| component throughput | {:.1} MB/s |", payload as f64 / 1e6 / component_time.as_secs_f64());
-    println!("| component / native throughput | {:.0}% |", 100.0 * native_time.as_secs_f64() / component_time.as_secs_f64());
-    println!("| component peak linear memory | {:.1} MB ({:.1}x the payload) |", report.peak_memory_bytes as f64 / 1e6, report.peak_memory_bytes as f64 / payload.max(1) as f64);
+    println!(
+        "| component / native throughput | {:.0}% |",
+        100.0 * native_time.as_secs_f64() / component_time.as_secs_f64()
+    );
+    println!(
+        "| component peak linear memory | {:.1} MB ({:.1}x the payload) |",
+        report.peak_memory_bytes as f64 / 1e6,
+        report.peak_memory_bytes as f64 / payload.max(1) as f64
+    );
     drop(big_sim);
 
     // 5. Concurrency.
@@ -284,13 +322,23 @@ async fn main() -> anyhow::Result<()> {
         native_rate += native_concurrent(&transport, &conn, pbid, in_flight, rounds).await? / bursts as f64;
         component_rate += component_concurrent(&host, &conn, &get_input, in_flight, rounds).await? / bursts as f64;
     }
-    println!("\n### Concurrency: {in_flight} `get-model-breach` calls in flight on {} cores\n", std::thread::available_parallelism().map_or(0, |n| n.get()));
+    println!(
+        "\n### Concurrency: {in_flight} `get-model-breach` calls in flight on {} cores\n",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
     println!("| measurement | calls/s |\n| --- | --- |");
-    println!("| native | {native_rate:.0} |\n| component | {component_rate:.0} ({:.0}% of native) |", 100.0 * component_rate / native_rate);
+    println!(
+        "| native | {native_rate:.0} |\n| component | {component_rate:.0} ({:.0}% of native) |",
+        100.0 * component_rate / native_rate
+    );
 
     // 6. Size.
     let size = std::fs::metadata(&wasm)?.len();
-    println!("\n### Component size\n\n{} bytes ({:.0} KB), release profile `component` (opt-level s, LTO, stripped)", size, size as f64 / 1024.0);
+    println!(
+        "\n### Component size\n\n{} bytes ({:.0} KB), release profile `component` (opt-level s, LTO, stripped)",
+        size,
+        size as f64 / 1024.0
+    );
     drop(sim);
     Ok(())
 }
@@ -311,7 +359,13 @@ async fn refused_calls(host: &Host, conn: &ConnectionParams, n: usize) -> anyhow
 /// Calls per second with `in_flight` tasks each making `rounds` component calls of
 /// `get-model-breach` one after the other, as an async host serves concurrent requests: the
 /// tasks spread over the runtime's worker threads, one per core, as the native side's threads do.
-async fn component_concurrent(host: &Arc<Host>, conn: &ConnectionParams, input: &str, in_flight: usize, rounds: usize) -> anyhow::Result<f64> {
+async fn component_concurrent(
+    host: &Arc<Host>,
+    conn: &ConnectionParams,
+    input: &str,
+    in_flight: usize,
+    rounds: usize,
+) -> anyhow::Result<f64> {
     let t = Instant::now();
     let mut tasks = Vec::with_capacity(in_flight);
     for _ in 0..in_flight {
@@ -332,7 +386,13 @@ async fn component_concurrent(host: &Arc<Host>, conn: &ConnectionParams, input: 
 /// Calls per second with `in_flight` native clients each making `rounds` calls, one blocking
 /// thread each (the native client is synchronous, as the connector's code is), over `transport`'s
 /// kept-alive connections as the component's calls use the host's.
-async fn native_concurrent(transport: &Arc<NativeTransport>, conn: &ConnectionParams, pbid: u64, in_flight: usize, rounds: usize) -> anyhow::Result<f64> {
+async fn native_concurrent(
+    transport: &Arc<NativeTransport>,
+    conn: &ConnectionParams,
+    pbid: u64,
+    in_flight: usize,
+    rounds: usize,
+) -> anyhow::Result<f64> {
     let t = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..in_flight {
@@ -350,15 +410,27 @@ async fn native_concurrent(transport: &Arc<NativeTransport>, conn: &ConnectionPa
 }
 
 /// Runs one workload for a profiler and prints its median (or rate).
-async fn profile_workload(only: Only, host: &Arc<Host>, conn: &ConnectionParams, pbid: u64, n: usize) -> anyhow::Result<()> {
+async fn profile_workload(
+    only: Only,
+    host: &Arc<Host>,
+    conn: &ConnectionParams,
+    pbid: u64,
+    n: usize,
+) -> anyhow::Result<()> {
     let input = format!(r#"{{"pbid": {pbid}}}"#);
     let median = |s: Vec<Duration>| stats(s).median;
     match only {
-        Only::Component => println!("component median {:.0} µs", median(component_calls(host, conn, "get-model-breach", &input, n).await?)),
+        Only::Component => println!(
+            "component median {:.0} µs",
+            median(component_calls(host, conn, "get-model-breach", &input, n).await?)
+        ),
         Only::Native => {
             let f: NativeAction = Arc::new(move |c| breaches::get_model_breach(c, PbidInput { pbid }).map(drop));
             let connection = Connection::new(&conn.api_address, &conn.public_token, &conn.private_token)?;
-            println!("native median {:.0} µs", median(native_calls(&Arc::new(NativeTransport::new()), &connection, n, &f).await?));
+            println!(
+                "native median {:.0} µs",
+                median(native_calls(&Arc::new(NativeTransport::new()), &connection, n, &f).await?)
+            );
         }
         Only::Refused => println!("refused median {:.0} µs", median(refused_calls(host, conn, n).await?)),
         Only::ComponentConcurrent => {
@@ -390,7 +462,11 @@ struct Counting<'a> {
 }
 
 impl darktrace_connector::Transport for Counting<'_> {
-    fn send(&self, request: &darktrace_connector::WireRequest, max: u64) -> darktrace_connector::Result<darktrace_connector::WireResponse> {
+    fn send(
+        &self,
+        request: &darktrace_connector::WireRequest,
+        max: u64,
+    ) -> darktrace_connector::Result<darktrace_connector::WireResponse> {
         let response = self.inner.send(request, max)?;
         self.bytes.fetch_add(response.body.len() as u64, std::sync::atomic::Ordering::Relaxed);
         Ok(response)
@@ -398,7 +474,12 @@ impl darktrace_connector::Transport for Counting<'_> {
 }
 
 /// Runs benches/python_sdk.py and returns its per-call durations by action.
-fn python_sdk(python: &str, conn: &ConnectionParams, pbid: u64, n: usize) -> anyhow::Result<std::collections::HashMap<String, Vec<Duration>>> {
+fn python_sdk(
+    python: &str,
+    conn: &ConnectionParams,
+    pbid: u64,
+    n: usize,
+) -> anyhow::Result<std::collections::HashMap<String, Vec<Duration>>> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../benches/python_sdk.py");
     let out = Command::new(python)
         .args([script, &conn.api_address, &conn.public_token, &pbid.to_string(), &n.to_string()])

@@ -54,7 +54,11 @@ pub fn parse_fingerprint(text: &str) -> anyhow::Result<Fingerprint> {
 }
 
 /// The certificate verifier for a host: webpki over `roots`, plus `pins` (see the module doc).
-pub fn verifier(roots: RootCertStore, pins: &[Fingerprint], provider: Arc<CryptoProvider>) -> anyhow::Result<Arc<dyn ServerCertVerifier>> {
+pub fn verifier(
+    roots: RootCertStore,
+    pins: &[Fingerprint],
+    provider: Arc<CryptoProvider>,
+) -> anyhow::Result<Arc<dyn ServerCertVerifier>> {
     let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
         .context("cannot build the TLS certificate verifier from the trusted roots")?;
@@ -82,14 +86,20 @@ impl ServerCertVerifier for PinningVerifier {
         if self.pins.contains(&presented) {
             return Ok(ServerCertVerified::assertion());
         }
-        self.webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now).map_err(|e| match e {
-            // Carry what the user needs to fix it (the fingerprint, whether pins were tried) to
-            // `handshake_error`, which turns it into one message.
-            rustls::Error::InvalidCertificate(cause) => rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(
-                Untrusted { cause, presented, pins: self.pins.len() },
-            )))),
-            other => other,
-        })
+        self.webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now).map_err(
+            |e| match e {
+                // Carry what the user needs to fix it (the fingerprint, whether pins were tried) to
+                // `handshake_error`, which turns it into one message.
+                rustls::Error::InvalidCertificate(cause) => {
+                    rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(Untrusted {
+                        cause,
+                        presented,
+                        pins: self.pins.len(),
+                    }))))
+                }
+                other => other,
+            },
+        )
     }
 
     // The handshake signatures are checked with the provider's algorithms whether or not the
@@ -133,7 +143,9 @@ impl fmt::Display for Untrusted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.cause {
             // rustls prints these two as bare variant names; say what they mean.
-            CertificateError::UnknownIssuer => f.write_str("it is not signed by a trusted certificate authority (self-signed, or a private CA)")?,
+            CertificateError::UnknownIssuer => {
+                f.write_str("it is not signed by a trusted certificate authority (self-signed, or a private CA)")?
+            }
             CertificateError::BadSignature => f.write_str("its signature does not verify")?,
             cause => write!(f, "{cause}")?,
         }
@@ -150,13 +162,12 @@ impl std::error::Error for Untrusted {}
 /// that names TLS, says why, gives the presented certificate's SHA-256 and says how to trust it;
 /// other failures stay TLS errors.
 pub fn handshake_error(dest: &impl fmt::Display, error: std::io::Error) -> HttpError {
-    let untrusted = error
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        .and_then(|e| match e {
-            rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(other))) => other.downcast_ref::<Untrusted>(),
-            _ => None,
-        });
+    let untrusted = error.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()).and_then(|e| match e {
+        rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(other))) => {
+            other.downcast_ref::<Untrusted>()
+        }
+        _ => None,
+    });
     match untrusted {
         // The component reports an internal error's text as is, so this reaches the user whole.
         Some(u) => HttpError::InternalError(Some(format!(

@@ -93,16 +93,8 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 /// A body is signed byte for byte. A query is signed decoded, in the order received, because
 /// clients sign values before percent-encoding them for the wire. A POST that carries its
 /// parameters in the query instead of a body (as early integrations did) is signed like a GET.
-pub(crate) fn signed_target(
-    method: &str,
-    path: &str,
-    raw_query: Option<&str>,
-    body: &[u8],
-) -> Vec<u8> {
-    let takes_body = !matches!(
-        method.to_ascii_uppercase().as_str(),
-        "GET" | "DELETE" | "HEAD"
-    );
+pub(crate) fn signed_target(method: &str, path: &str, raw_query: Option<&str>, body: &[u8]) -> Vec<u8> {
+    let takes_body = !matches!(method.to_ascii_uppercase().as_str(), "GET" | "DELETE" | "HEAD");
     if takes_body && !body.is_empty() {
         signing::signed_target(path, body)
     } else {
@@ -152,9 +144,7 @@ fn percent_decode(s: &str) -> Vec<u8> {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' => {
-                let hex = bytes
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok());
+                let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
                 if let Some(byte) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                     out.push(byte);
                     i += 3;
@@ -170,8 +160,7 @@ fn percent_decode(s: &str) -> Vec<u8> {
 }
 
 /// `20240115T103000`, as XSOAR's first integration and Elastic send it.
-const COMPACT: &[FormatItem<'static>] =
-    format_description!("[year][month][day]T[hour][minute][second]");
+const COMPACT: &[FormatItem<'static>] = format_description!("[year][month][day]T[hour][minute][second]");
 /// `2024-01-15 10:30:00`, as the Python SDK sends it (fractions tolerated).
 const SPACED: &[FormatItem<'static>] =
     format_description!("[year]-[month]-[day] [hour]:[minute]:[second][optional [.[subsecond]]]");
@@ -254,9 +243,7 @@ mod tests {
 
     fn vectors() -> Vec<Vector> {
         let text = include_str!("../../../connector/tests/data/signature-vectors.json");
-        serde_json::from_str::<Vectors>(text)
-            .expect("signature-vectors.json parses")
-            .vectors
+        serde_json::from_str::<Vectors>(text).expect("signature-vectors.json parses").vectors
     }
 
     /// Percent-encodes a decoded query value the way a client would, spaces as `space`.
@@ -264,9 +251,7 @@ mod tests {
         value
             .bytes()
             .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                    (b as char).to_string()
-                }
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
                 b' ' => space.to_owned(),
                 _ => format!("%{b:02X}"),
             })
@@ -311,16 +296,7 @@ mod tests {
 
     fn check(w: &Wire, v: &Vector) -> Result<(), AuthFailure> {
         let now = parse_date(&v.date).expect("vector date parses");
-        verify(
-            &w.method,
-            &w.path,
-            w.query.as_deref(),
-            &w.body,
-            &w.headers,
-            &v.public_token,
-            &v.private_token,
-            now,
-        )
+        verify(&w.method, &w.path, w.query.as_deref(), &w.body, &w.headers, &v.public_token, &v.private_token, now)
     }
 
     /// Replaces the byte at `at` with a different printable character.
@@ -333,19 +309,10 @@ mod tests {
     #[test]
     fn every_signature_vector_verifies_with_percent_and_plus_encoded_queries() {
         let all = vectors();
-        assert!(
-            all.len() >= 10,
-            "expected the full vector set, got {}",
-            all.len()
-        );
+        assert!(all.len() >= 10, "expected the full vector set, got {}", all.len());
         for v in &all {
             for space in ["%20", "+"] {
-                assert_eq!(
-                    check(&wire(v, space), v),
-                    Ok(()),
-                    "vector {} (space as {space})",
-                    v.id
-                );
+                assert_eq!(check(&wire(v, space), v), Ok(()), "vector {} (space as {space})", v.id);
             }
         }
     }
@@ -355,12 +322,7 @@ mod tests {
         for v in &vectors() {
             let mut w = wire(v, "%20");
             w.headers[2].1 = flip(&v.signature, v.signature.len() / 2);
-            assert_eq!(
-                check(&w, v),
-                Err(AuthFailure::BadSignature),
-                "vector {}",
-                v.id
-            );
+            assert_eq!(check(&w, v), Err(AuthFailure::BadSignature), "vector {}", v.id);
         }
     }
 
@@ -376,12 +338,7 @@ mod tests {
             } else {
                 w.path.push('x');
             }
-            assert_eq!(
-                check(&w, v),
-                Err(AuthFailure::BadSignature),
-                "vector {}",
-                v.id
-            );
+            assert_eq!(check(&w, v), Err(AuthFailure::BadSignature), "vector {}", v.id);
         }
     }
 
@@ -396,11 +353,7 @@ mod tests {
         ]
     }
 
-    fn verify_status(
-        headers: &[(String, String)],
-        public: &str,
-        now: OffsetDateTime,
-    ) -> Result<(), AuthFailure> {
+    fn verify_status(headers: &[(String, String)], public: &str, now: OffsetDateTime) -> Result<(), AuthFailure> {
         let private = "fedcba9876543210fedcba9876543210fedcba98";
         verify("GET", "/status", None, b"", headers, public, private, now)
     }
@@ -410,27 +363,15 @@ mod tests {
     #[test]
     fn a_date_thirty_one_minutes_off_is_a_bad_date() {
         let headers = status_request("20240115T103000");
-        assert_eq!(
-            verify_status(&headers, PUBLIC, datetime!(2024-01-15 11:01:00 UTC)),
-            Err(AuthFailure::BadDate)
-        );
-        assert_eq!(
-            verify_status(&headers, PUBLIC, datetime!(2024-01-15 09:59:00 UTC)),
-            Err(AuthFailure::BadDate)
-        );
-        assert_eq!(
-            verify_status(&headers, PUBLIC, datetime!(2024-01-15 10:59:00 UTC)),
-            Ok(())
-        );
+        assert_eq!(verify_status(&headers, PUBLIC, datetime!(2024-01-15 11:01:00 UTC)), Err(AuthFailure::BadDate));
+        assert_eq!(verify_status(&headers, PUBLIC, datetime!(2024-01-15 09:59:00 UTC)), Err(AuthFailure::BadDate));
+        assert_eq!(verify_status(&headers, PUBLIC, datetime!(2024-01-15 10:59:00 UTC)), Ok(()));
     }
 
     #[test]
     fn an_unreadable_date_is_a_bad_date() {
         let headers = status_request("15/01/2024 10:30");
-        assert_eq!(
-            verify_status(&headers, PUBLIC, datetime!(2024-01-15 10:30:00 UTC)),
-            Err(AuthFailure::BadDate)
-        );
+        assert_eq!(verify_status(&headers, PUBLIC, datetime!(2024-01-15 10:30:00 UTC)), Err(AuthFailure::BadDate));
     }
 
     #[test]
@@ -441,52 +382,32 @@ mod tests {
             verify_status(&headers, PUBLIC, datetime!(2024-01-15 10:30:00 UTC)),
             Err(AuthFailure::MissingHeaders)
         );
-        assert_eq!(
-            verify_status(&[], PUBLIC, datetime!(2024-01-15 10:30:00 UTC)),
-            Err(AuthFailure::MissingHeaders)
-        );
+        assert_eq!(verify_status(&[], PUBLIC, datetime!(2024-01-15 10:30:00 UTC)), Err(AuthFailure::MissingHeaders));
     }
 
     #[test]
     fn a_wrong_public_token_is_an_unknown_token() {
         let headers = status_request("20240115T103000");
         let other = "1111111111111111111111111111111111111111";
-        assert_eq!(
-            verify_status(&headers, other, datetime!(2024-01-15 10:30:00 UTC)),
-            Err(AuthFailure::UnknownToken)
-        );
+        assert_eq!(verify_status(&headers, other, datetime!(2024-01-15 10:30:00 UTC)), Err(AuthFailure::UnknownToken));
     }
 
     #[test]
     fn uppercase_hex_signature_is_rejected() {
         let mut headers = status_request("20240115T103000");
         headers[2].1 = headers[2].1.to_uppercase();
-        assert_eq!(
-            verify_status(&headers, PUBLIC, datetime!(2024-01-15 10:30:00 UTC)),
-            Err(AuthFailure::BadSignature)
-        );
+        assert_eq!(verify_status(&headers, PUBLIC, datetime!(2024-01-15 10:30:00 UTC)), Err(AuthFailure::BadSignature));
     }
 
     #[test]
     fn every_date_form_clients_send_is_read_as_utc() {
         let expected = datetime!(2024-01-15 10:30:00 UTC);
-        for form in [
-            "20240115T103000",
-            "2024-01-15 10:30:00",
-            "2024-01-15T10:30:00+00:00",
-            "2024-01-15T10:30:00Z",
-        ] {
+        for form in ["20240115T103000", "2024-01-15 10:30:00", "2024-01-15T10:30:00+00:00", "2024-01-15T10:30:00Z"] {
             assert_eq!(parse_date(form), Some(expected), "{form}");
         }
-        assert_eq!(
-            parse_date("2024-01-15T10:30:00.123456+00:00"),
-            Some(expected + Duration::microseconds(123_456))
-        );
+        assert_eq!(parse_date("2024-01-15T10:30:00.123456+00:00"), Some(expected + Duration::microseconds(123_456)));
         assert_eq!(parse_date("2024-01-15T11:30:00+01:00"), Some(expected));
-        assert_eq!(
-            parse_date("2024-01-15T10:30:00.5Z"),
-            Some(expected + Duration::milliseconds(500))
-        );
+        assert_eq!(parse_date("2024-01-15T10:30:00.5Z"), Some(expected + Duration::milliseconds(500)));
     }
 
     #[test]

@@ -102,7 +102,11 @@ pub(crate) fn take(fault: &Option<Fault>) -> (Option<Fault>, Option<Fault>) {
         Some(Fault::Status { status, retry_after_secs, times: Some(n) }) => {
             let now = if *n > 0 { fault.clone() } else { None };
             let left = n.saturating_sub(1);
-            let later = (left > 0).then(|| Fault::Status { status: *status, retry_after_secs: *retry_after_secs, times: Some(left) });
+            let later = (left > 0).then(|| Fault::Status {
+                status: *status,
+                retry_after_secs: *retry_after_secs,
+                times: Some(left),
+            });
             (now, later)
         }
         other => (other.clone(), other.clone()),
@@ -186,7 +190,8 @@ pub(crate) fn date_header(now: OffsetDateTime, fault: Option<&Fault>) -> HeaderV
     if fault == Some(&Fault::UnusableDateHeader) {
         return HeaderValue::from_static("today");
     }
-    let format = format_description!("[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT");
+    let format =
+        format_description!("[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT");
     now.to_offset(time::UtcOffset::UTC)
         .format(format)
         .ok()
@@ -205,7 +210,9 @@ impl IntoResponse for FaultReply {
                     // What the reverse proxy in front of an appliance answers when it is down.
                     502 | 503 => {
                         let title = format!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or("Error"));
-                        let page = format!("<html><head><title>{title}</title></head><body><center><h1>{title}</h1></center><hr><center>nginx</center></body></html>\n");
+                        let page = format!(
+                            "<html><head><title>{title}</title></head><body><center><h1>{title}</h1></center><hr><center>nginx</center></body></html>\n"
+                        );
                         (status, [(header::CONTENT_TYPE, "text/html")], page).into_response()
                     }
                     429 => (status, axum::Json(json!({ "error": "Too many requests" }))).into_response(),
@@ -221,7 +228,8 @@ impl IntoResponse for FaultReply {
             }
             FaultReply::Dribble(bytes, interval) => {
                 let body = Dribble { bytes: Bytes::from(bytes), interval, pause: None };
-                (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], axum::body::Body::new(body)).into_response()
+                (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], axum::body::Body::new(body))
+                    .into_response()
             }
             // Never sent: the handler holds the connection open instead (see `api::handle`).
             FaultReply::Silent => StatusCode::GATEWAY_TIMEOUT.into_response(),
@@ -240,7 +248,10 @@ impl hyper::body::Body for Dribble {
     type Data = Bytes;
     type Error = std::convert::Infallible;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
         if self.bytes.is_empty() {
             return Poll::Ready(None);
         }

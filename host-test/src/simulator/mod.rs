@@ -118,12 +118,8 @@ impl Simulator {
     pub async fn start(config: SimulatorConfig) -> anyhow::Result<Simulator> {
         let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, config.port))
             .await
-            .with_context(|| {
-                format!("failed to bind the simulator to 127.0.0.1:{}", config.port)
-            })?;
-        let addr = listener
-            .local_addr()
-            .context("failed to read the simulator's address")?;
+            .with_context(|| format!("failed to bind the simulator to 127.0.0.1:{}", config.port))?;
+        let addr = listener.local_addr().context("failed to read the simulator's address")?;
         let tls = if config.tls { Some(tls::generate()?) } else { None };
         let clock_offset = Duration::seconds(config.clock_offset_secs);
         let started = OffsetDateTime::now_utc() + clock_offset;
@@ -133,11 +129,7 @@ impl Simulator {
             private_token: config.private_token,
             clock_offset,
             started,
-            data: Mutex::new(data::Dataset::generate(
-                config.seed,
-                config.breaches,
-                started_ms,
-            )),
+            data: Mutex::new(data::Dataset::generate(config.seed, config.breaches, started_ms)),
             log: Mutex::new(Vec::new()),
             audit_respond: config.audit_respond,
             fault: Mutex::new(config.fault),
@@ -164,13 +156,7 @@ impl Simulator {
                 let _ = serve.await;
             }),
         };
-        Ok(Simulator {
-            addr,
-            shared,
-            stop: Some(stop),
-            task: Some(task),
-            certificate,
-        })
+        Ok(Simulator { addr, shared, stop: Some(stop), task: Some(task), certificate })
     }
 
     /// The base URL, e.g. `http://127.0.0.1:40123`, or `https://127.0.0.1:40123` with TLS.
@@ -262,12 +248,7 @@ impl Simulator {
             .endpoints
             .iter()
             .map(|e| {
-                let dids = e
-                    .devices
-                    .iter()
-                    .filter_map(|&i| data.devices.get(i))
-                    .map(|d| d.did)
-                    .collect();
+                let dids = e.devices.iter().filter_map(|&i| data.devices.get(i)).map(|d| d.did).collect();
                 (e.hostname.to_owned(), dids)
             })
             .collect()
@@ -275,24 +256,12 @@ impl Simulator {
 
     /// Every model's pid and UUID, ascending by pid.
     pub fn model_ids(&self) -> Vec<(u64, String)> {
-        self.shared
-            .data()
-            .models
-            .iter()
-            .map(|m| (m.pid, m.uuid.clone()))
-            .collect()
+        self.shared.data().models.iter().map(|m| (m.pid, m.uuid.clone())).collect()
     }
 
     /// Every subnet id, ascending.
     pub fn subnet_ids(&self) -> Vec<i64> {
-        let mut sids: Vec<i64> = self
-            .shared
-            .data()
-            .metadata
-            .subnets
-            .iter()
-            .map(|s| s.sid)
-            .collect();
+        let mut sids: Vec<i64> = self.shared.data().metadata.subnets.iter().map(|s| s.sid).collect();
         sids.sort_unstable();
         sids
     }
@@ -318,9 +287,7 @@ impl Simulator {
     pub fn incident_event_comments(&self, uuid: &str) -> Vec<String> {
         let data = self.shared.data();
         let ai = &data.ai_analyst;
-        ai.event(uuid)
-            .map(|e| ai.events[e].comments.iter().map(|c| c.message.clone()).collect())
-            .unwrap_or_default()
+        ai.event(uuid).map(|e| ai.events[e].comments.iter().map(|c| c.message.clone()).collect()).unwrap_or_default()
     }
 
     /// Names of the tags on device `did` now (expired ones dropped); empty for an unknown device.
@@ -360,9 +327,7 @@ impl Simulator {
             let _ = stop.send(());
         }
         if let Some(mut task) = self.task.take()
-            && tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
-                .await
-                .is_err()
+            && tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await.is_err()
         {
             // Kept-alive client connections can hold a graceful shutdown open indefinitely.
             task.abort();

@@ -82,11 +82,7 @@ mod tests {
     #[test]
     fn range_stays_within_bounds() {
         let mut rng = Rng::new(1);
-        assert!(
-            (0..1000)
-                .map(|_| rng.range(-3, 5))
-                .all(|v| (-3..=5).contains(&v))
-        );
+        assert!((0..1000).map(|_| rng.range(-3, 5)).all(|v| (-3..=5).contains(&v)));
         assert_eq!(rng.range(4, 4), 4);
         assert_eq!(rng.range(9, 2), 9);
     }

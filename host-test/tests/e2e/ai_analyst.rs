@@ -14,7 +14,8 @@ fn last_request(sim: &Simulator) -> String {
 
 /// Two incident events that are neither acknowledged nor pinned.
 fn untouched_events(sim: &Simulator) -> (String, String) {
-    let mut ids = sim.incident_event_ids().into_iter().filter(|id| sim.incident_event_state(id) == Some((false, false)));
+    let mut ids =
+        sim.incident_event_ids().into_iter().filter(|id| sim.incident_event_state(id) == Some((false, false)));
     (ids.next().expect("an untouched event"), ids.next().expect("a second untouched event"))
 }
 
@@ -27,8 +28,15 @@ async fn incidents_default_to_the_last_week_plus_pinned_ones_oldest_first() {
     let created: Vec<i64> = list.iter().map(|e| e["created_at"].as_i64().unwrap()).collect();
     assert!(created.windows(2).all(|w| w[0] <= w[1]), "oldest first");
     let week_ago = now_ms(&sim) - WEEK_MS - 60_000;
-    assert!(list.iter().all(|e| e["acknowledged"] == false && (e["created_at"].as_i64().unwrap() >= week_ago || e["pinned"] == true)));
-    assert!(list.iter().any(|e| e["pinned"] == true && e["created_at"].as_i64().unwrap() < week_ago), "old pinned incidents are included");
+    assert!(
+        list.iter()
+            .all(|e| e["acknowledged"] == false
+                && (e["created_at"].as_i64().unwrap() >= week_ago || e["pinned"] == true))
+    );
+    assert!(
+        list.iter().any(|e| e["pinned"] == true && e["created_at"].as_i64().unwrap() < week_ago),
+        "old pinned incidents are included"
+    );
     for e in list {
         let group = e["group_id"].as_str().unwrap();
         assert_eq!(e["link"], format!("{}/#aiagroup/{group}", conn.api_address));
@@ -68,14 +76,19 @@ async fn an_incident_event_is_read_by_uuid_through_the_typed_function() {
     let uuid = sim.incident_event_ids().pop().unwrap();
     let wit = conn.to_wit();
     let typed = HOST
-        .call(conn.policy(), async |c, s| c.darktrace_connector_ai_analyst().call_get_ai_analyst_incident(s, &wit, &uuid).await)
+        .call(conn.policy(), async |c, s| {
+            c.darktrace_connector_ai_analyst().call_get_ai_analyst_incident(s, &wit, &uuid).await
+        })
         .await
         .expect("no trap")
         .0
         .unwrap();
     assert_eq!(typed.id, uuid);
     let json = invoke(&conn, "get-ai-analyst-incident", json!({"uuid": uuid})).await.unwrap();
-    assert_eq!((json["title"].as_str(), json["created_at"].as_i64()), (Some(typed.title.as_str()), Some(typed.created_at)));
+    assert_eq!(
+        (json["title"].as_str(), json["created_at"].as_i64()),
+        (Some(typed.title.as_str()), Some(typed.created_at))
+    );
     assert_eq!(json["summary"], typed.summary);
     let raw: Value = serde_json::from_str(&typed.raw).unwrap();
     assert_eq!(raw["id"], uuid);
@@ -98,7 +111,8 @@ async fn incidents_list_their_events_and_one_is_read_by_its_group_id() {
     assert_eq!(got["link"], format!("{}/#aiagroup/{id}", conn.api_address));
     let events = invoke(&conn, "list-ai-analyst-incidents", json!({"group_id": id})).await.unwrap();
     let mut event_ids: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
-    let mut listed: Vec<&str> = group["incident_event_ids"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
+    let mut listed: Vec<&str> =
+        group["incident_event_ids"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
     event_ids.sort_unstable();
     listed.sort_unstable();
     assert_eq!(event_ids, listed, "the incident's events are the ones listed under its id");
@@ -112,8 +126,14 @@ async fn acknowledging_and_pinning_change_the_appliance_state() {
     let (sim, conn) = simulator().await;
     let (a, b) = untouched_events(&sim);
     let out = invoke(&conn, "acknowledge-ai-analyst-incident", json!({"uuids": [a, b]})).await.unwrap();
-    assert_eq!(out, json!([{"id": a, "state": "acknowledged", "raw": {"aianalyst": "SUCCESS"}}, {"id": b, "state": "acknowledged", "raw": {"aianalyst": "SUCCESS"}}]));
-    assert_eq!((sim.incident_event_state(&a), sim.incident_event_state(&b)), (Some((true, false)), Some((true, false))));
+    assert_eq!(
+        out,
+        json!([{"id": a, "state": "acknowledged", "raw": {"aianalyst": "SUCCESS"}}, {"id": b, "state": "acknowledged", "raw": {"aianalyst": "SUCCESS"}}])
+    );
+    assert_eq!(
+        (sim.incident_event_state(&a), sim.incident_event_state(&b)),
+        (Some((true, false)), Some((true, false)))
+    );
     let sent = sim.requests().pop().unwrap();
     assert_eq!(sent.body, format!("uuid={a}%2C{b}").into_bytes(), "one form body with both ids");
     let window = json!({"start": 946_684_800_000i64, "end": now_ms(&sim)});
@@ -123,7 +143,9 @@ async fn acknowledging_and_pinning_change_the_appliance_state() {
     let wit = conn.to_wit();
     let ids = vec![a.clone()];
     let typed = HOST
-        .call(conn.policy(), async |c, s| c.darktrace_connector_ai_analyst().call_unacknowledge_ai_analyst_incident(s, &wit, &ids).await)
+        .call(conn.policy(), async |c, s| {
+            c.darktrace_connector_ai_analyst().call_unacknowledge_ai_analyst_incident(s, &wit, &ids).await
+        })
         .await
         .expect("no trap")
         .0
@@ -148,14 +170,17 @@ async fn comments_on_an_incident_are_stored_and_listed_oldest_first() {
     let (sim, conn) = simulator().await;
     let uuid = sim.incident_event_ids()[0].clone();
     let message = "Escalated by SOAR — café ✓ \"quoted\" & 100%";
-    let added = invoke(&conn, "add-ai-analyst-comment", json!({"incident_id": uuid, "message": message})).await.unwrap();
+    let added =
+        invoke(&conn, "add-ai-analyst-comment", json!({"incident_id": uuid, "message": message})).await.unwrap();
     assert_eq!((added["message"].as_str(), added["incident_id"].as_str()), (Some(message), Some(uuid.as_str())));
     assert_eq!(sim.incident_event_comments(&uuid), [message]);
     invoke(&conn, "add-ai-analyst-comment", json!({"incident_id": uuid, "message": "second"})).await.unwrap();
 
     let wit = conn.to_wit();
     let typed = HOST
-        .call(conn.policy(), async |c, s| c.darktrace_connector_ai_analyst().call_list_ai_analyst_comments(s, &wit, &uuid).await)
+        .call(conn.policy(), async |c, s| {
+            c.darktrace_connector_ai_analyst().call_list_ai_analyst_comments(s, &wit, &uuid).await
+        })
         .await
         .expect("no trap")
         .0
@@ -176,7 +201,9 @@ async fn an_investigation_moves_from_pending_to_finished_and_finds_the_breach() 
     let wit = conn.to_wit();
     let when = Instant::Iso8601(at.clone());
     let started = HOST
-        .call(conn.policy(), async |c, s| c.darktrace_connector_ai_analyst().call_start_ai_analyst_investigation(s, &wit, did, &when).await)
+        .call(conn.policy(), async |c, s| {
+            c.darktrace_connector_ai_analyst().call_start_ai_analyst_investigation(s, &wit, did, &when).await
+        })
         .await
         .expect("no trap")
         .0
@@ -201,7 +228,10 @@ async fn an_investigation_moves_from_pending_to_finished_and_finds_the_breach() 
     assert!(incident["related_pbids"].as_array().unwrap().contains(&json!(pbid)));
     let again = json!({"did": did, "investigate_time": breach["time"]});
     let second = invoke(&conn, "start-ai-analyst-investigation", again).await.unwrap();
-    assert_eq!((second["status"].as_str(), second["investigate_time"].as_i64()), (Some("pending"), Some(seconds * 1000)));
+    assert_eq!(
+        (second["status"].as_str(), second["investigate_time"].as_i64()),
+        (Some("pending"), Some(seconds * 1000))
+    );
     assert_ne!(second["id"].as_str(), Some(started.id.as_str()));
     let unknown = json!({"investigation_id": "no-such-investigation"});
     assert_eq!(case(invoke(&conn, "get-ai-analyst-investigation", unknown).await), "not-found");

@@ -38,12 +38,20 @@ async fn every_action_refuses_malformed_input_naming_the_field_and_sends_nothing
         for (input, field) in cases {
             let err = invoke(&conn, name, input.clone()).await.expect_err("malformed input must be refused");
             assert_eq!(err.case(), "invalid-input", "{name} {input}: {}", err.message());
-            assert!(err.message().contains(&field), "{name} {input}: the message does not name `{field}`: {}", err.message());
+            assert!(
+                err.message().contains(&field),
+                "{name} {input}: the message does not name `{field}`: {}",
+                err.message()
+            );
             checked += 1;
         }
     }
     assert!(checked > 200, "only {checked} cases");
-    assert!(sim.requests().is_empty(), "malformed input reached the appliance: {:?}", sim.requests().first().map(|r| r.path_and_query.clone()));
+    assert!(
+        sim.requests().is_empty(),
+        "malformed input reached the appliance: {:?}",
+        sim.requests().first().map(|r| r.path_and_query.clone())
+    );
 }
 
 #[tokio::test]
@@ -54,7 +62,8 @@ async fn hostile_strings_are_refused_or_encoded_never_injected() {
     for action in actions() {
         let name = action["name"].as_str().unwrap();
         let schema = &action["input"];
-        let required: Vec<&str> = schema["required"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        let required: Vec<&str> =
+            schema["required"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
         for (property, definition) in schema["properties"].as_object().into_iter().flatten() {
             let is_string = definition["type"] == "string";
             // Only properties that make a complete input on their own can reach the wire.
@@ -63,14 +72,20 @@ async fn hostile_strings_are_refused_or_encoded_never_injected() {
             }
             for text in hostile {
                 let before = sim.requests().len();
-                match HOST.invoke(&conn, name, &json!({ property.as_str(): text }).to_string()).await.expect("no trap") {
-                    Err(e) if e.case() == "invalid-input" => assert!(e.message().contains(property.as_str()), "{name}: {}", e.message()),
+                match HOST.invoke(&conn, name, &json!({ property.as_str(): text }).to_string()).await.expect("no trap")
+                {
+                    Err(e) if e.case() == "invalid-input" => {
+                        assert!(e.message().contains(property.as_str()), "{name}: {}", e.message())
+                    }
                     _ => {}
                 }
                 for r in &sim.requests()[before..] {
                     sent += 1;
                     let pq = &r.path_and_query;
-                    assert!(!pq.contains("&injected=") && !pq.contains('#') && !pq.contains('\n') && !pq.contains(' '), "{name}: {pq}");
+                    assert!(
+                        !pq.contains("&injected=") && !pq.contains('#') && !pq.contains('\n') && !pq.contains(' '),
+                        "{name}: {pq}"
+                    );
                 }
             }
         }
@@ -94,14 +109,21 @@ async fn huge_strings_are_refused_naming_the_field_and_send_nothing() {
             if !takes_string(definition) {
                 continue;
             }
-            let err = invoke(&conn, name, json!({ property.as_str(): huge })).await.expect_err("a 1 MiB string must be refused");
+            let err = invoke(&conn, name, json!({ property.as_str(): huge }))
+                .await
+                .expect_err("a 1 MiB string must be refused");
             assert_eq!(err.case(), "invalid-input", "{name}.{property}: {}", err.message());
-            assert!(err.message().contains(&format!("`{property}`")) && err.message().contains("too long"), "{name}: {}", err.message());
+            assert!(
+                err.message().contains(&format!("`{property}`")) && err.message().contains("too long"),
+                "{name}: {}",
+                err.message()
+            );
             checked += 1;
         }
     }
     assert!(checked > 30, "only {checked} string properties");
-    let whole = HOST.invoke(&conn, "search-devices", &json!({"query": "x".repeat(5 * 1024 * 1024)}).to_string()).await.unwrap();
+    let whole =
+        HOST.invoke(&conn, "search-devices", &json!({"query": "x".repeat(5 * 1024 * 1024)}).to_string()).await.unwrap();
     assert!(whole.unwrap_err().message().contains("at most 4 MiB"));
     assert!(sim.requests().is_empty(), "an oversized input reached the appliance");
 }
@@ -126,6 +148,11 @@ async fn long_values_are_refused_by_their_field_limits_and_never_oversize_a_requ
     }
     assert!(refused > 20, "only {refused} long values were refused naming their field");
     for r in sim.requests() {
-        assert!(r.path_and_query.len() <= 8 * 1024, "{} bytes sent: {}", r.path_and_query.len(), &r.path_and_query[..80]);
+        assert!(
+            r.path_and_query.len() <= 8 * 1024,
+            "{} bytes sent: {}",
+            r.path_and_query.len(),
+            &r.path_and_query[..80]
+        );
     }
 }

@@ -2,12 +2,17 @@
 
 use super::support::*;
 
-pub async fn typed_list(conn: &ConnectionParams, filter: model_breaches::BreachFilter) -> Result<Vec<model_breaches::ModelBreach>, GuestError> {
+pub async fn typed_list(
+    conn: &ConnectionParams,
+    filter: model_breaches::BreachFilter,
+) -> Result<Vec<model_breaches::ModelBreach>, GuestError> {
     let wit = conn.to_wit();
-    HOST.call(conn.policy(), async |c, s| c.darktrace_connector_model_breaches().call_list_model_breaches(s, &wit, &filter).await)
-        .await
-        .expect("no trap")
-        .0
+    HOST.call(conn.policy(), async |c, s| {
+        c.darktrace_connector_model_breaches().call_list_model_breaches(s, &wit, &filter).await
+    })
+    .await
+    .expect("no trap")
+    .0
 }
 
 pub fn empty_filter() -> model_breaches::BreachFilter {
@@ -53,8 +58,14 @@ async fn min_score_and_window_filter_through_both_entry_points() {
     let typed = typed_list(&conn, filter).await.unwrap();
     assert!(!typed.is_empty() && typed.iter().all(|b| b.score >= 0.6));
 
-    let iso = |ms: i64| time::OffsetDateTime::from_unix_timestamp(ms / 1000).unwrap().format(&time::format_description::well_known::Rfc3339).unwrap();
-    let json = invoke(&conn, "list-model-breaches", json!({"start": iso(start), "end": now, "min_score": 0.6})).await.unwrap();
+    let iso = |ms: i64| {
+        time::OffsetDateTime::from_unix_timestamp(ms / 1000)
+            .unwrap()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let json =
+        invoke(&conn, "list-model-breaches", json!({"start": iso(start), "end": now, "min_score": 0.6})).await.unwrap();
     let pbids: Vec<u64> = json.as_array().unwrap().iter().map(|b| b["pbid"].as_u64().unwrap()).collect();
     assert_eq!(pbids, typed.iter().map(|b| b.pbid).collect::<Vec<_>>(), "typed and JSON paths must agree");
 }
@@ -63,7 +74,8 @@ async fn min_score_and_window_filter_through_both_entry_points() {
 async fn get_model_breach_matches_its_list_entry_and_unknown_is_not_found() {
     let (sim, conn) = simulator().await;
     let pbid = *sim.known_pbids().last().unwrap();
-    let listed = invoke(&conn, "list-model-breaches", json!({"pbid": pbid, "include_acknowledged": true})).await.unwrap();
+    let listed =
+        invoke(&conn, "list-model-breaches", json!({"pbid": pbid, "include_acknowledged": true})).await.unwrap();
     let got = invoke(&conn, "get-model-breach", json!({"pbid": pbid})).await.unwrap();
     assert_eq!(listed[0]["pbid"], got["pbid"]);
     assert_eq!(listed[0]["model_name"], got["model_name"]);
@@ -89,7 +101,9 @@ async fn acknowledge_and_unacknowledge_change_the_appliance_state() {
 
     let wit = conn.to_wit();
     let typed = HOST
-        .call(conn.policy(), async |c, s| c.darktrace_connector_model_breaches().call_unacknowledge_model_breach(s, &wit, pbid).await)
+        .call(conn.policy(), async |c, s| {
+            c.darktrace_connector_model_breaches().call_unacknowledge_model_breach(s, &wit, pbid).await
+        })
         .await
         .unwrap()
         .0
@@ -103,14 +117,16 @@ async fn acknowledge_and_unacknowledge_change_the_appliance_state() {
 async fn comments_are_stored_signed_correctly_even_with_unicode() {
     let (sim, conn) = simulator().await;
     let pbid = sim.known_pbids()[0];
-    let before = invoke(&conn, "get-model-breach", json!({"pbid": pbid})).await.unwrap()["comment_count"].as_u64().unwrap();
+    let before =
+        invoke(&conn, "get-model-breach", json!({"pbid": pbid})).await.unwrap()["comment_count"].as_u64().unwrap();
     let message = "Triaged by SOAR — café ✓ \"quoted\" & 100% <ok>";
     let added = invoke(&conn, "add-model-breach-comment", json!({"pbid": pbid, "message": message})).await.unwrap();
     assert_eq!(added["message"], message);
     assert_eq!(added["pbid"], pbid);
     assert!(!added["username"].as_str().unwrap().is_empty());
     assert_eq!(sim.comments(pbid).last().map(String::as_str), Some(message));
-    let after = invoke(&conn, "get-model-breach", json!({"pbid": pbid})).await.unwrap()["comment_count"].as_u64().unwrap();
+    let after =
+        invoke(&conn, "get-model-breach", json!({"pbid": pbid})).await.unwrap()["comment_count"].as_u64().unwrap();
     assert_eq!(after, before + 1);
     let listed = invoke(&conn, "list-model-breach-comments", json!({"pbid": pbid})).await.unwrap();
     let listed = listed.as_array().unwrap();
@@ -134,7 +150,9 @@ async fn breach_connections_put_the_breach_record_apart_from_the_events() {
     let wit = conn.to_wit();
     let query = model_breaches::ConnectionsQuery { pbid, count: Some(2), offset: Some(1) };
     let typed = HOST
-        .call(conn.policy(), async |c, s| c.darktrace_connector_model_breaches().call_get_model_breach_connections(s, &wit, query).await)
+        .call(conn.policy(), async |c, s| {
+            c.darktrace_connector_model_breaches().call_get_model_breach_connections(s, &wit, query).await
+        })
         .await
         .expect("no trap")
         .0
@@ -142,7 +160,10 @@ async fn breach_connections_put_the_breach_record_apart_from_the_events() {
     assert_eq!(typed.events.len(), 2.min(events.len() - 1));
     assert!(last_sent(&sim).ends_with(&format!("/details?pbid={pbid}&count=2&offset=1")));
     assert_eq!(case(invoke(&conn, "get-model-breach-connections", json!({"pbid": 999_999_999})).await), "not-found");
-    assert_eq!(case(invoke(&conn, "get-model-breach-connections", json!({"pbid": pbid, "count": 0})).await), "invalid-input");
+    assert_eq!(
+        case(invoke(&conn, "get-model-breach-connections", json!({"pbid": pbid, "count": 0})).await),
+        "invalid-input"
+    );
 }
 
 fn last_sent(sim: &Simulator) -> String {
@@ -168,7 +189,9 @@ async fn comments_across_breaches_are_listed_oldest_first_and_include_new_ones()
     };
     let wit = conn.to_wit();
     let all = HOST
-        .call(conn.policy(), async |c, s| c.darktrace_connector_model_breaches().call_list_comments(s, &wit, &filter).await)
+        .call(conn.policy(), async |c, s| {
+            c.darktrace_connector_model_breaches().call_list_comments(s, &wit, &filter).await
+        })
         .await
         .expect("no trap")
         .0

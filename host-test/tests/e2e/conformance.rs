@@ -26,7 +26,10 @@ async fn the_conformance_suite_passes_under_wasmtime() {
 fn signature(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Ok(Value::Object(map)) => format!("ok {:?}", map.keys().collect::<Vec<_>>()),
-        Outcome::Ok(Value::Array(items)) => format!("ok array, first item keys {:?}", items.first().and_then(Value::as_object).map(|m| m.keys().collect::<Vec<_>>())),
+        Outcome::Ok(Value::Array(items)) => format!(
+            "ok array, first item keys {:?}",
+            items.first().and_then(Value::as_object).map(|m| m.keys().collect::<Vec<_>>())
+        ),
         Outcome::Ok(other) => format!("ok {other}"),
         Outcome::Error { case, .. } => format!("error {case}"),
         Outcome::Failure(f) => format!("failure {f}"),
@@ -37,7 +40,10 @@ fn signature(outcome: &Outcome) -> String {
 async fn the_conformance_suite_gives_the_same_outcomes_under_jco_on_node() {
     let node_dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../conformance/node"));
     if !node_dir.join("node_modules/@bytecodealliance/jco").exists() {
-        assert!(std::env::var_os("CI").is_none(), "CI must install the jco runner (npm install in conformance/node, see .ci/run)");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install the jco runner (npm install in conformance/node, see .ci/run)"
+        );
         eprintln!("skipped: run `npm install` in conformance/node to enable the jco runner");
         return;
     }
@@ -45,7 +51,16 @@ async fn the_conformance_suite_gives_the_same_outcomes_under_jco_on_node() {
     let out_dir = node_dir.join("out");
     let jco = Command::new("node")
         .current_dir(node_dir)
-        .args(["node_modules/@bytecodealliance/jco/dist/jco.js", "transpile", host_test::CONNECTOR_WASM, "-o", "out", "--name", "connector", "--quiet"])
+        .args([
+            "node_modules/@bytecodealliance/jco/dist/jco.js",
+            "transpile",
+            host_test::CONNECTOR_WASM,
+            "-o",
+            "out",
+            "--name",
+            "connector",
+            "--quiet",
+        ])
         .output()
         .expect("run jco");
     assert!(jco.status.success(), "jco transpile failed: {}", String::from_utf8_lossy(&jco.stderr));
@@ -63,10 +78,12 @@ async fn the_conformance_suite_gives_the_same_outcomes_under_jco_on_node() {
     ];
     let dir = node_dir.to_owned();
     let private = conn.private_token.clone();
-    let node = tokio::task::spawn_blocking(move || Command::new("node").current_dir(dir).args(&args).env("DARKTRACE_PRIVATE_TOKEN", private).output())
-        .await
-        .unwrap()
-        .expect("run node");
+    let node = tokio::task::spawn_blocking(move || {
+        Command::new("node").current_dir(dir).args(&args).env("DARKTRACE_PRIVATE_TOKEN", private).output()
+    })
+    .await
+    .unwrap()
+    .expect("run node");
     std::fs::remove_file(&suite_file).ok();
     assert!(node.status.success(), "the node runner failed: {}", String::from_utf8_lossy(&node.stderr));
     let under_node: Vec<CaseResult> = String::from_utf8_lossy(&node.stdout)

@@ -22,9 +22,15 @@ async fn get_device_and_unknown_device() {
 #[tokio::test]
 async fn search_devices_pages_and_encodes_field_filters() {
     let (sim, conn) = simulator().await;
-    let first = invoke(&conn, "search-devices", json!({"query": "hostname:\"*corp.example\"", "count": 5})).await.unwrap();
-    let second = invoke(&conn, "search-devices", json!({"query": "hostname:\"*corp.example\"", "count": 5, "offset": 5})).await.unwrap();
-    let ids = |page: &Value| page["devices"].as_array().unwrap().iter().map(|d| d["did"].as_u64().unwrap()).collect::<Vec<_>>();
+    let first =
+        invoke(&conn, "search-devices", json!({"query": "hostname:\"*corp.example\"", "count": 5})).await.unwrap();
+    let second =
+        invoke(&conn, "search-devices", json!({"query": "hostname:\"*corp.example\"", "count": 5, "offset": 5}))
+            .await
+            .unwrap();
+    let ids = |page: &Value| {
+        page["devices"].as_array().unwrap().iter().map(|d| d["did"].as_u64().unwrap()).collect::<Vec<_>>()
+    };
     assert_eq!(ids(&first).len(), 5);
     assert!(first["total_count"].as_u64().unwrap() > 10);
     assert!(ids(&first).iter().all(|d| !ids(&second).contains(d)), "pages overlap");
@@ -49,14 +55,21 @@ async fn list_devices_takes_seen_since_in_seconds_or_units_and_includes_tags() {
     let hour = invoke(&conn, "list-devices", json!({"seen_since": 3600})).await.unwrap();
     let day = invoke(&conn, "list-devices", json!({"seen_since": "6hour"})).await.unwrap();
     let (week, hour, day) = (week.as_array().unwrap(), hour.as_array().unwrap(), day.as_array().unwrap());
-    assert!(!hour.is_empty() && hour.len() <= day.len() && day.len() < week.len(), "{} {} {}", hour.len(), day.len(), week.len());
+    assert!(
+        !hour.is_empty() && hour.len() <= day.len() && day.len() < week.len(),
+        "{} {} {}",
+        hour.len(),
+        day.len(),
+        week.len()
+    );
     assert!(week.windows(2).all(|w| w[0]["did"].as_u64() < w[1]["did"].as_u64()));
     assert!(week.iter().any(|d| !d["tags"].as_array().unwrap().is_empty()));
     let sent = sim.requests().last().unwrap().path_and_query.clone();
     assert_eq!(sent, "/devices?seensince=6hour&includetags=true");
 
     let wit = conn.to_wit();
-    let filter = devices::DeviceListFilter { seen_since: Some("2day".into()), count: Some(3), include_tags: Some(false) };
+    let filter =
+        devices::DeviceListFilter { seen_since: Some("2day".into()), count: Some(3), include_tags: Some(false) };
     let three = HOST
         .call(conn.policy(), async |c, s| c.darktrace_connector_devices().call_list_devices(s, &wit, &filter).await)
         .await
@@ -95,7 +108,9 @@ async fn device_summary_similar_devices_and_connection_graph_describe_one_device
         similar_devices: Some(2),
     };
     let info = HOST
-        .call(conn.policy(), async |c, s| c.darktrace_connector_devices().call_get_device_connection_info(s, &wit, &query).await)
+        .call(conn.policy(), async |c, s| {
+            c.darktrace_connector_devices().call_get_device_connection_info(s, &wit, &query).await
+        })
         .await
         .unwrap()
         .0
@@ -103,10 +118,14 @@ async fn device_summary_similar_devices_and_connection_graph_describe_one_device
     assert_eq!(info.did, did);
     assert!(info.total_used > 0 && info.graph_points > 0 && !info.ports_used.is_empty());
     assert_eq!(info.similar_devices.len(), 2);
-    assert!(info.devices_used.iter().any(|p| p.peer.starts_with('-') && p.did.is_none()), "external groups have negative ids");
+    assert!(
+        info.devices_used.iter().any(|p| p.peer.starts_with('-') && p.did.is_none()),
+        "external groups have negative ids"
+    );
     assert!(sim.requests().last().unwrap().path_and_query.contains("datatype=sizeout"));
 
-    let json = invoke(&conn, "get-device-connection-info", json!({"did": did, "show_all_graph_data": true})).await.unwrap();
+    let json =
+        invoke(&conn, "get-device-connection-info", json!({"did": did, "show_all_graph_data": true})).await.unwrap();
     assert!(json["graph_points"].as_u64().unwrap() >= 24 * 27, "every hour of four weeks");
     assert_eq!(json["data_type"], "connections");
 }
@@ -134,7 +153,9 @@ async fn device_events_are_typed_oldest_first_with_iso_times() {
         end: Some(Instant::EpochMs(now)),
     };
     let windowed = HOST
-        .call(conn.policy(), async |c, s| c.darktrace_connector_devices().call_list_device_events(s, &wit, &query).await)
+        .call(conn.policy(), async |c, s| {
+            c.darktrace_connector_devices().call_list_device_events(s, &wit, &query).await
+        })
         .await
         .unwrap()
         .0
@@ -144,7 +165,9 @@ async fn device_events_are_typed_oldest_first_with_iso_times() {
     for event_type in ["unusualconnection", "newconnection", "notice", "devicehistory", "modelbreach"] {
         invoke(&conn, "list-device-events", json!({"did": did, "event_type": event_type})).await.unwrap();
     }
-    let err = invoke(&conn, "list-device-events", json!({"did": did, "count": 5, "start": now - 1000, "end": now})).await.unwrap_err();
+    let err = invoke(&conn, "list-device-events", json!({"did": did, "count": 5, "start": now - 1000, "end": now}))
+        .await
+        .unwrap_err();
     assert_eq!(err.case(), "invalid-input");
     assert!(err.message().contains("count"), "{}", err.message());
 }
@@ -153,12 +176,16 @@ async fn device_events_are_typed_oldest_first_with_iso_times() {
 async fn update_device_changes_label_priority_and_type() {
     let (sim, conn) = simulator().await;
     let did = sim.known_dids()[1];
-    let out = invoke(&conn, "update-device", json!({"did": did, "label": "Jump host (SOC)", "priority": -2})).await.unwrap();
+    let out =
+        invoke(&conn, "update-device", json!({"did": did, "label": "Jump host (SOC)", "priority": -2})).await.unwrap();
     assert_eq!((out["id"].as_str(), out["state"].as_str()), (Some(did.to_string().as_str()), Some("updated")));
     let (label, priority, _) = sim.device_settings(did).unwrap();
     assert_eq!((label.as_deref(), priority), (Some("Jump host (SOC)"), -2));
     let sent = sim.requests().last().unwrap().clone();
-    assert_eq!(String::from_utf8_lossy(&sent.body), format!(r#"{{"did":{did},"label":"Jump host (SOC)","priority":-2}}"#));
+    assert_eq!(
+        String::from_utf8_lossy(&sent.body),
+        format!(r#"{{"did":{did},"label":"Jump host (SOC)","priority":-2}}"#)
+    );
 
     let wit = conn.to_wit();
     let update = devices::DeviceUpdate { did, label: None, priority: None, type_id: Some(3) };

@@ -30,7 +30,9 @@ async fn summary_statistics_type_the_default_counts_and_keep_event_counts_raw() 
     assert!(stats["device_count"].as_u64().is_some_and(|n| n > 0));
     assert!(stats["respond_action_count"].as_u64().is_some_and(|n| n > 0));
     assert_eq!(stats["raw"]["bandwidth"].as_array().map(Vec::len), Some(28));
-    let events = invoke(&conn, "get-summary-statistics", json!({"event_type": "networkdevicedetails", "hours": 6})).await.unwrap();
+    let events = invoke(&conn, "get-summary-statistics", json!({"event_type": "networkdevicedetails", "hours": 6}))
+        .await
+        .unwrap();
     assert_eq!(events["raw"]["data"].as_array().map(Vec::len), Some(6));
     assert!(events["device_count"].is_null());
     assert!(sim.requests().last().unwrap().path_and_query.contains("eventtype=networkdevicedetails&hours=6"));
@@ -39,7 +41,11 @@ async fn summary_statistics_type_the_default_counts_and_keep_event_counts_raw() 
 #[tokio::test]
 async fn statistics_options_without_an_event_type_are_refused_before_sending() {
     let (sim, conn) = simulator().await;
-    for (input, field) in [(json!({"hours": 6}), "hours"), (json!({"end": 1705311000000i64}), "end"), (json!({"event_type": "all"}), "event_type")] {
+    for (input, field) in [
+        (json!({"hours": 6}), "hours"),
+        (json!({"end": 1705311000000i64}), "end"),
+        (json!({"event_type": "all"}), "event_type"),
+    ] {
         let err = invoke(&conn, "get-summary-statistics", input.clone()).await.unwrap_err();
         assert_eq!(err.case(), "invalid-input", "{input}");
         assert!(err.message().contains(field), "{input}: {}", err.message());

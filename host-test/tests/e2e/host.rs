@@ -40,7 +40,12 @@ async fn requests_outside_the_policy_are_denied_by_the_host() {
 async fn unreachable_appliance_is_a_transport_error() {
     // Bind then drop a listener to get a port nothing listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let conn = ConnectionParams { api_address: format!("http://127.0.0.1:{port}"), public_token: "p".into(), private_token: "s".into(), ..Default::default() };
+    let conn = ConnectionParams {
+        api_address: format!("http://127.0.0.1:{port}"),
+        public_token: "p".into(),
+        private_token: "s".into(),
+        ..Default::default()
+    };
     let err = invoke(&conn, "test-connection", json!({})).await.unwrap_err();
     assert_eq!(err.case(), "transport");
     assert!(err.message().contains("refused"), "{}", err.message());
@@ -72,7 +77,11 @@ fn a_corrupt_cache_entry_is_rebuilt_not_trusted() {
     let wasm = std::fs::read(host_test::CONNECTOR_WASM).unwrap();
     let config = HostConfig { cache_dir: Some(dir.clone()), ..HostConfig::default() };
     Host::from_bytes(&wasm, config.clone()).expect("first load compiles and writes the cache");
-    let entry = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|x| x == "cwasm")).expect("a cache entry");
+    let entry = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "cwasm"))
+        .expect("a cache entry");
     let good = std::fs::read(&entry).unwrap();
     std::fs::write(&entry, b"not a precompiled component").unwrap();
     let host = Host::from_bytes(&wasm, config).expect("a corrupt entry is rebuilt");
@@ -85,7 +94,11 @@ fn a_corrupt_cache_entry_is_rebuilt_not_trusted() {
 #[test]
 fn the_component_imports_exactly_what_the_readme_lists() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
-    let section = readme.split("<!-- imports:start -->").nth(1).and_then(|s| s.split("<!-- imports:end -->").next()).expect("imports section in README");
+    let section = readme
+        .split("<!-- imports:start -->")
+        .nth(1)
+        .and_then(|s| s.split("<!-- imports:end -->").next())
+        .expect("imports section in README");
     let mut listed: Vec<String> = section
         .lines()
         .filter_map(|l| l.trim().strip_prefix("| `").and_then(|l| l.split('`').next()).map(str::to_owned))

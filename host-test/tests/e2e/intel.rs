@@ -14,7 +14,9 @@ async fn listing_shows_live_entries_with_sources_and_expiry() {
 
     let wit = conn.to_wit();
     let soar = HOST
-        .call(conn.policy(), async |c, s| c.darktrace_connector_intel_feed().call_list_watched_domains(s, &wit, Some("SOAR")).await)
+        .call(conn.policy(), async |c, s| {
+            c.darktrace_connector_intel_feed().call_list_watched_domains(s, &wit, Some("SOAR")).await
+        })
         .await
         .expect("no trap")
         .0
@@ -40,7 +42,9 @@ async fn entries_are_added_updated_and_removed() {
     assert_eq!((listed[0]["iagn"].clone(), listed[0]["description"].clone()), (json!(true), json!("From incident 42")));
 
     let before = sim.watched_domains().len();
-    let removed = invoke(&conn, "remove-watched-domains", json!({"entries": ["evil-c2.example.com", "203.0.113.50"]})).await.unwrap();
+    let removed = invoke(&conn, "remove-watched-domains", json!({"entries": ["evil-c2.example.com", "203.0.113.50"]}))
+        .await
+        .unwrap();
     assert_eq!(removed["removed"], 2);
     assert_eq!(sim.watched_domains().len(), before - 2);
     assert!(sim.requests().iter().all(|r| !String::from_utf8_lossy(&r.body).contains("removeall")));
@@ -52,7 +56,11 @@ async fn bad_intel_inputs_name_the_field_and_send_nothing() {
     for (action, input, field) in [
         ("add-watched-domains", json!({"entries": []}), "entries"),
         ("add-watched-domains", json!({"entries": ["http://evil.example.com/x"]}), "entries[0]"),
-        ("add-watched-domains", json!({"entries": ["a.example.com"], "description": "a \"quoted\" text"}), "description"),
+        (
+            "add-watched-domains",
+            json!({"entries": ["a.example.com"], "description": "a \"quoted\" text"}),
+            "description",
+        ),
         ("add-watched-domains", json!({"entries": ["a.example.com"], "expiry": 1}), "expiry"),
         ("remove-watched-domains", json!({"entries": ["a.example.com"], "removeall": true}), "removeall"),
         ("remove-watched-domains", json!({"entries": ["not a domain"]}), "entries[0]"),

@@ -104,7 +104,10 @@ async fn a_model_read_by_uuid_or_by_pid_is_the_same_and_unknown_models_are_not_f
     let sent: Vec<String> = sim.requests().iter().map(|r| r.path_and_query.clone()).collect();
     assert_eq!(sent, vec![format!("/models?uuid={uuid}"), format!("/models/{pid}")]);
     assert_eq!(case(invoke(&conn, "get-model", json!({"pid": 999_999})).await), "not-found");
-    assert_eq!(case(invoke(&conn, "get-model", json!({"uuid": "00000000-0000-4000-8000-000000000000"})).await), "not-found");
+    assert_eq!(
+        case(invoke(&conn, "get-model", json!({"uuid": "00000000-0000-4000-8000-000000000000"})).await),
+        "not-found"
+    );
     assert_eq!(case(invoke(&conn, "get-model", json!({"uuid": uuid, "pid": pid})).await), "invalid-input");
 }
 
@@ -166,7 +169,11 @@ async fn advanced_search_posts_a_base64_query_with_empty_fields_and_a_custom_tim
     assert_eq!(document["timeframe"], "custom");
     assert_eq!((document["size"].as_u64(), document["offset"].as_u64()), (Some(5), Some(0)));
     // The default window is the last 24 hours.
-    let from = time::OffsetDateTime::parse(document["time"]["from"].as_str().unwrap(), &time::format_description::well_known::Rfc3339).unwrap();
+    let from = time::OffsetDateTime::parse(
+        document["time"]["from"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
     let hours = (sim.now() - from).whole_minutes() as f64 / 60.0;
     assert!((23.9..24.1).contains(&hours), "{hours}");
 }
@@ -176,9 +183,17 @@ async fn advanced_search_pages_with_offset_over_an_explicit_window() {
     let (sim, conn) = simulator().await;
     let end = now_ms(&sim);
     let start = end - 36 * 3600 * 1000;
-    let page = |offset: u32| invoke(&conn, "advanced-search", json!({"query": "*", "start": start, "end": end, "size": 20, "offset": offset}));
+    let page = |offset: u32| {
+        invoke(
+            &conn,
+            "advanced-search",
+            json!({"query": "*", "start": start, "end": end, "size": 20, "offset": offset}),
+        )
+    };
     let (first, second) = (page(0).await.unwrap(), page(20).await.unwrap());
-    let ids = |p: &Value| p["hits"].as_array().unwrap().iter().map(|h| h["_id"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    let ids = |p: &Value| {
+        p["hits"].as_array().unwrap().iter().map(|h| h["_id"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+    };
     assert_eq!((ids(&first).len(), ids(&second).len()), (20, 20));
     assert!(ids(&first).iter().all(|id| !ids(&second).contains(id)), "pages overlap");
     assert_eq!(first["total_hits"], second["total_hits"]);
@@ -193,7 +208,10 @@ async fn the_legacy_get_form_signs_and_sends_slash_plus_and_equals_in_the_path()
     // `???` and `>>>` put `/` and `+` into the base64; three lengths in a row give `=` padding.
     for pad in ["", "x", "xy"] {
         let query = format!("??? >>> {pad}");
-        let legacy = invoke(&conn, "advanced-search", json!({"query": query, "start": start, "end": end, "legacy_get": true})).await.unwrap();
+        let legacy =
+            invoke(&conn, "advanced-search", json!({"query": query, "start": start, "end": end, "legacy_get": true}))
+                .await
+                .unwrap();
         let post = invoke(&conn, "advanced-search", json!({"query": query, "start": start, "end": end})).await.unwrap();
         assert_eq!(legacy["total_hits"], post["total_hits"], "both forms run the same query");
     }
@@ -249,7 +267,12 @@ async fn subnets_are_listed_by_sid_and_filtered_by_recent_traffic() {
     let sids = |v: &Value| v.as_array().unwrap().iter().map(|s| s["sid"].as_i64().unwrap()).collect::<Vec<_>>();
     assert_eq!(sids(&all), sim.subnet_ids());
     let retired = all.as_array().unwrap().iter().find(|s| s["excluded"] == true).expect("an excluded subnet");
-    assert!(all.as_array().unwrap().iter().any(|s| s["network"].as_str().is_some_and(|n| n.ends_with(".0/24")) && s["latitude"].is_f64()));
+    assert!(
+        all.as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["network"].as_str().is_some_and(|n| n.ends_with(".0/24")) && s["latitude"].is_f64())
+    );
 
     let recent = invoke(&conn, "list-subnets", json!({"seen_since_seconds": 7 * 86_400})).await.unwrap();
     assert!(!sids(&recent).is_empty() && !sids(&recent).contains(&retired["sid"].as_i64().unwrap()));

@@ -7,14 +7,23 @@ use super::support::*;
 
 /// Polls until the appliance has nothing more, passing each state back (as a platform that
 /// stores it would), and returns every delivered id in order.
-async fn drain(conn: &ConnectionParams, action: &str, options: Value, state: &mut Option<String>, id: &str) -> Vec<String> {
+async fn drain(
+    conn: &ConnectionParams,
+    action: &str,
+    options: Value,
+    state: &mut Option<String>,
+    id: &str,
+) -> Vec<String> {
     let mut delivered = Vec::new();
     for _ in 0..1_000 {
         let mut input = options.clone();
         input["state"] = state.clone().map_or(Value::Null, Value::String);
         let out = invoke(conn, action, input).await.expect("poll");
         let items = out["items"].as_array().unwrap();
-        let created: Vec<i64> = items.iter().map(|i| i[if id == "pbid" { "creation_time" } else { "created_at" }].as_i64().unwrap()).collect();
+        let created: Vec<i64> = items
+            .iter()
+            .map(|i| i[if id == "pbid" { "creation_time" } else { "created_at" }].as_i64().unwrap())
+            .collect();
         assert!(created.windows(2).all(|w| w[0] <= w[1]), "a batch must be oldest first");
         delivered.extend(items.iter().map(|i| i[id].to_string().trim_matches('"').to_owned()));
         *state = Some(out["state"].as_str().unwrap().to_owned());
@@ -39,7 +48,13 @@ async fn capped_polls_deliver_every_recent_breach_exactly_once() {
     let mut state = None;
     let delivered = drain(&conn, "poll-model-breaches", json!({"max_items": 7}), &mut state, "pbid").await;
     let now = sim.now().unix_timestamp() * 1000;
-    let listed = invoke(&conn, "list-model-breaches", json!({"start": now - 86_400_000 - 60_000, "end": now + 60_000, "include_acknowledged": true})).await.unwrap();
+    let listed = invoke(
+        &conn,
+        "list-model-breaches",
+        json!({"start": now - 86_400_000 - 60_000, "end": now + 60_000, "include_acknowledged": true}),
+    )
+    .await
+    .unwrap();
     let listed: Vec<String> = listed.as_array().unwrap().iter().map(|b| b["pbid"].to_string()).collect();
     assert!(delivered.len() > 7, "several capped polls were needed");
     assert!(counts(&delivered).values().all(|n| *n == 1), "a breach was delivered twice");
@@ -102,7 +117,13 @@ async fn random_timelines_through_the_component_deliver_exactly_once() {
         if first {
             // The first poll also picks up the seeded breaches of the last day.
             let now = sim.now().unix_timestamp() * 1000;
-            let listed = invoke(&conn, "list-model-breaches", json!({"start": now - 86_400_000 - 60_000, "end": now, "include_acknowledged": true})).await.unwrap();
+            let listed = invoke(
+                &conn,
+                "list-model-breaches",
+                json!({"start": now - 86_400_000 - 60_000, "end": now, "include_acknowledged": true}),
+            )
+            .await
+            .unwrap();
             expected.extend(listed.as_array().unwrap().iter().map(|b| b["pbid"].to_string()));
             first = false;
         }
@@ -115,7 +136,11 @@ async fn random_timelines_through_the_component_deliver_exactly_once() {
     let got = counts(&delivered);
     assert!(got.values().all(|n| *n == 1), "seed {seed} (replay with POLL_SEED={seed}): duplicates {got:?}");
     let want = counts(&expected);
-    assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>(), "seed {seed} (replay with POLL_SEED={seed})");
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>(),
+        "seed {seed} (replay with POLL_SEED={seed})"
+    );
     let size = state.unwrap().len();
     assert!(size < 4_096, "the state grew to {size} bytes");
 }
@@ -161,9 +186,17 @@ async fn a_state_from_another_poll_or_a_bad_option_is_invalid_input() {
     assert_eq!(sim.requests().len(), before, "bad input must not reach the appliance");
 
     let wit = conn.to_wit();
-    let options = polling::PollOptions { min_score: None, include_acknowledged: None, max_items: Some(2), first_lookback_seconds: None, overlap_seconds: None };
+    let options = polling::PollOptions {
+        min_score: None,
+        include_acknowledged: None,
+        max_items: Some(2),
+        first_lookback_seconds: None,
+        overlap_seconds: None,
+    };
     let typed = HOST
-        .call(conn.policy(), async |c, s| c.darktrace_connector_polling().call_poll_model_breaches(s, &wit, options, None).await)
+        .call(conn.policy(), async |c, s| {
+            c.darktrace_connector_polling().call_poll_model_breaches(s, &wit, options, None).await
+        })
         .await
         .unwrap()
         .0

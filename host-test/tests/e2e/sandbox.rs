@@ -27,12 +27,20 @@ static HOSTILE_WASM: LazyLock<PathBuf> = LazyLock::new(|| {
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .output()
         .expect("run cargo to build the hostile component");
-    assert!(output.status.success(), "building the hostile component failed:\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "building the hostile component failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     target_dir.join("wasm32-wasip2/release/hostile_component.wasm")
 });
 
 fn hostile_host(max_instances: Option<u32>) -> Host {
-    let config = HostConfig { limits: Limits { memory_bytes: MEMORY, deadline: DEADLINE }, max_instances, ..HostConfig::default() };
+    let config = HostConfig {
+        limits: Limits { memory_bytes: MEMORY, deadline: DEADLINE },
+        max_instances,
+        ..HostConfig::default()
+    };
     Host::load(&HOSTILE_WASM, config).expect("the hostile component loads like the connector")
 }
 
@@ -40,7 +48,12 @@ fn hostile_host(max_instances: Option<u32>) -> Host {
 static HOSTILE: LazyLock<Host> = LazyLock::new(|| hostile_host(None));
 
 fn conn_to(api_address: String) -> ConnectionParams {
-    ConnectionParams { api_address, public_token: "public".into(), private_token: "private-hostile-test".into(), ..Default::default() }
+    ConnectionParams {
+        api_address,
+        public_token: "public".into(),
+        private_token: "private-hostile-test".into(),
+        ..Default::default()
+    }
 }
 
 async fn misbehave(action: &str, input: &str) -> CallError {
@@ -70,10 +83,17 @@ async fn reaching_another_host_is_denied_and_nothing_arrives_there() {
     let err = HOSTILE.invoke(&conn, "reach-elsewhere", &format!("http://127.0.0.1:{port}/steal")).await.unwrap_err();
     assert_eq!(err.kind(), CallErrorKind::Denied, "{err}");
     assert!(err.message().contains(&format!("http://127.0.0.1:{port}")), "names where it tried to go: {err}");
-    assert!(err.message().contains(&format!("only http://127.0.0.1:{}", sim.addr().port())), "names what was allowed: {err}");
+    assert!(
+        err.message().contains(&format!("only http://127.0.0.1:{}", sim.addr().port())),
+        "names what was allowed: {err}"
+    );
     // Neither over wasi:http nor over a raw socket did anything connect.
     elsewhere.set_nonblocking(true).unwrap();
-    assert_eq!(elsewhere.accept().map(|_| ()).unwrap_err().kind(), std::io::ErrorKind::WouldBlock, "a connection reached the other host");
+    assert_eq!(
+        elsewhere.accept().map(|_| ()).unwrap_err().kind(),
+        std::io::ErrorKind::WouldBlock,
+        "a connection reached the other host"
+    );
     assert!(sim.requests().is_empty());
     hosts_still_serve().await;
 }
@@ -90,7 +110,8 @@ async fn the_same_request_to_the_api_address_is_allowed() {
 #[tokio::test]
 async fn host_files_and_environment_are_out_of_reach() {
     let conn = conn_to("http://127.0.0.1:9".into());
-    let answer: Value = serde_json::from_str(&HOSTILE.invoke(&conn, "read-host", "{}").await.unwrap().unwrap()).unwrap();
+    let answer: Value =
+        serde_json::from_str(&HOSTILE.invoke(&conn, "read-host", "{}").await.unwrap().unwrap()).unwrap();
     assert!(answer["file"].as_str().unwrap().starts_with("refused"), "{answer}");
     assert!(answer["dir"].as_str().unwrap().starts_with("refused"), "{answer}");
     assert_eq!(answer["env"], json!([]), "no environment variable is visible: {answer}");
@@ -111,7 +132,11 @@ async fn an_endless_loop_or_sleep_is_stopped_at_the_deadline() {
         let started = Clock::now();
         let err = misbehave(action, "{}").await;
         assert_eq!(err.kind(), CallErrorKind::Deadline, "{action}: {err}");
-        assert!(started.elapsed() < DEADLINE + Duration::from_secs(5), "{action} stopped late: {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < DEADLINE + Duration::from_secs(5),
+            "{action} stopped late: {:?}",
+            started.elapsed()
+        );
         hosts_still_serve().await;
     }
 }
@@ -136,7 +161,9 @@ async fn a_panic_is_a_trap_error_carrying_the_panic_message() {
 async fn a_typed_function_that_traps_is_a_trap_error() {
     let conn = conn_to("http://127.0.0.1:9".into()).to_wit();
     let err = HOSTILE
-        .call(Policy::deny_all(), async |c, store| c.darktrace_connector_system().call_test_connection(store, &conn).await)
+        .call(Policy::deny_all(), async |c, store| {
+            c.darktrace_connector_system().call_test_connection(store, &conn).await
+        })
         .await
         .unwrap_err();
     assert_eq!(err.kind(), CallErrorKind::Trap, "{err}");

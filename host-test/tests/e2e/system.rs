@@ -67,16 +67,16 @@ async fn describe_returns_the_manifest() {
 #[test]
 fn every_manifest_action_has_an_end_to_end_test() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e");
-    let sources: String = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
-        .collect();
+    let sources: String =
+        std::fs::read_dir(dir).unwrap().map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap()).collect();
     let missing: Vec<&str> = MANIFEST["actions"]
         .as_array()
         .unwrap()
         .iter()
         .map(|a| a["name"].as_str().unwrap())
-        .filter(|name| !sources.contains(&format!("\"{name}\"")) && !sources.contains(&format!("call_{}", name.replace('-', "_"))))
+        .filter(|name| {
+            !sources.contains(&format!("\"{name}\"")) && !sources.contains(&format!("call_{}", name.replace('-', "_")))
+        })
         .collect();
     assert!(missing.is_empty(), "actions without an end-to-end test in tests/e2e: {missing:?}");
 }

@@ -42,7 +42,9 @@ async fn tagging_a_device_shows_on_the_device_and_the_tag_and_untagging_removes_
     assert!(tagged["devices"][0]["tags"].as_array().unwrap().iter().any(|t| t == "Quarantine Review"));
 
     let removed = HOST
-        .call(conn.policy(), async |c, s| c.darktrace_connector_tags().call_remove_device_tag(s, &wit, did, "Quarantine Review").await)
+        .call(conn.policy(), async |c, s| {
+            c.darktrace_connector_tags().call_remove_device_tag(s, &wit, did, "Quarantine Review").await
+        })
         .await
         .unwrap()
         .0
@@ -52,8 +54,16 @@ async fn tagging_a_device_shows_on_the_device_and_the_tag_and_untagging_removes_
     assert_eq!(sim.requests().last().unwrap().method, "DELETE");
     // Removing again is not an error.
     invoke(&conn, "remove-device-tag", json!({"did": did, "tag": "Quarantine Review"})).await.unwrap();
-    let history = invoke(&conn, "list-device-events", json!({"did": did, "event_type": "devicehistory", "count": 50})).await.unwrap();
-    let names: Vec<&str> = history.as_array().unwrap().iter().filter(|e| e["detail"] == "Quarantine Review").filter_map(|e| e["name"].as_str()).collect();
+    let history = invoke(&conn, "list-device-events", json!({"did": did, "event_type": "devicehistory", "count": 50}))
+        .await
+        .unwrap();
+    let names: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["detail"] == "Quarantine Review")
+        .filter_map(|e| e["name"].as_str())
+        .collect();
     assert_eq!(names, ["addtag", "removetag"]);
 }
 
@@ -63,7 +73,9 @@ async fn a_tag_with_a_duration_carries_its_expiry() {
     let did = sim.known_dids()[5];
     let wit = conn.to_wit();
     let change = HOST
-        .call(conn.policy(), async |c, s| c.darktrace_connector_tags().call_add_device_tag(s, &wit, did, "Watch", Some(3600)).await)
+        .call(conn.policy(), async |c, s| {
+            c.darktrace_connector_tags().call_add_device_tag(s, &wit, did, "Watch", Some(3600)).await
+        })
         .await
         .unwrap()
         .0

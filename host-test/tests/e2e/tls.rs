@@ -5,8 +5,8 @@
 use std::sync::Mutex;
 
 use host_test::outbound::load_ca_file;
-use rustls_pki_types::pem::PemObject as _;
 use host_test::outbound::tls::Fingerprint;
+use rustls_pki_types::pem::PemObject as _;
 
 use super::support::*;
 
@@ -17,8 +17,11 @@ static LOADING: Mutex<()> = Mutex::new(());
 fn host_trusting(ca_pem: Option<&str>, pins: Vec<Fingerprint>) -> Host {
     let ca_certs = match ca_pem {
         Some(pem) => {
-            let file = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-                .join(format!("simulator-ca-{}-{:x}.pem", std::process::id(), file_tag(pem)));
+            let file = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+                "simulator-ca-{}-{:x}.pem",
+                std::process::id(),
+                file_tag(pem)
+            ));
             std::fs::write(&file, pem).expect("write the simulator's certificate");
             let certs = load_ca_file(&file).expect("the simulator's PEM is a certificate file");
             std::fs::remove_file(&file).ok();
@@ -29,7 +32,8 @@ fn host_trusting(ca_pem: Option<&str>, pins: Vec<Fingerprint>) -> Host {
     let cache_dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("component-cache");
     let config = HostConfig { ca_certs, pins, cache_dir: Some(cache_dir), ..HostConfig::default() };
     let _one_at_a_time = LOADING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    Host::from_bytes(&std::fs::read(host_test::CONNECTOR_WASM).expect("the built component"), config).expect("load the component")
+    Host::from_bytes(&std::fs::read(host_test::CONNECTOR_WASM).expect("the built component"), config)
+        .expect("load the component")
 }
 
 /// A file-name suffix that differs between certificates, so parallel tests never share a file.
@@ -103,7 +107,11 @@ async fn a_host_with_a_wrong_pin_refuses_and_says_no_pin_matched() {
     let host = host_trusting(None, vec![wrong]);
     let err = test_connection(&host, &conn).await.unwrap_err();
     assert_eq!(err.case(), "transport", "{}", err.message());
-    assert!(err.message().contains("TLS") && err.message().contains("matches none of the 1 pinned"), "{}", err.message());
+    assert!(
+        err.message().contains("TLS") && err.message().contains("matches none of the 1 pinned"),
+        "{}",
+        err.message()
+    );
     assert!(sim.requests().is_empty());
 
     let (plain, plain_conn) = simulator().await;

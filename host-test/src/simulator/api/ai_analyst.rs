@@ -13,10 +13,8 @@ use crate::simulator::data::ai_analyst::{DEFAULT_WINDOW_MS, IncidentComment};
 use crate::simulator::data::{API_USER, Dataset};
 
 /// The locales the AI Analyst writes in.
-const LOCALES: &[&str] = &[
-    "en_GB", "en_US", "de_DE", "es_ES", "es_419", "fr_FR", "it_IT", "ja_JP", "ko_KR", "pt_BR",
-    "zh_Hans", "zh_Hant",
-];
+const LOCALES: &[&str] =
+    &["en_GB", "en_US", "de_DE", "es_ES", "es_419", "fr_FR", "it_IT", "ja_JP", "ko_KR", "pt_BR", "zh_Hans", "zh_Hant"];
 /// Categories and the flag that selects each, on `/incidentevents` and on `/groups`.
 const CATEGORY_FLAGS: &[(&str, &str, &str)] = &[
     ("compliance", "groupcompliance", "compliance"),
@@ -44,9 +42,7 @@ fn window(params: &Params, now_ms: i64) -> Result<(i64, i64), Reply> {
 /// A score bound, 0 to 100.
 fn score(params: &Params, key: &str) -> Result<Option<f64>, Reply> {
     match params.number(key)? {
-        Some(s) if !(0.0..=100.0).contains(&s) => {
-            Err(Reply::input_error(format!("{key} must be between 0 and 100")))
-        }
+        Some(s) if !(0.0..=100.0).contains(&s) => Err(Reply::input_error(format!("{key} must be between 0 and 100"))),
         other => Ok(other),
     }
 }
@@ -146,9 +142,7 @@ pub(super) fn groups(data: &Dataset, params: &Params, now_ms: i64) -> Answer {
 /// `POST /aianalyst/{acknowledge,unacknowledge,pin,unpin}` with the form body
 /// `uuid=<id>[,<id>...]`. Every id must exist, or nothing changes.
 pub(super) fn change(data: &mut Dataset, action: &str, body: &[u8]) -> Answer {
-    let text = std::str::from_utf8(body)
-        .map_err(|_| Reply::input_error("the body is not UTF-8"))?
-        .trim();
+    let text = std::str::from_utf8(body).map_err(|_| Reply::input_error("the body is not UTF-8"))?.trim();
     if text.starts_with('{') || text.starts_with('[') {
         return Err(Reply::input_error("this endpoint takes a form body uuid=<id>[,<id>...], not JSON"));
     }
@@ -185,18 +179,10 @@ pub(super) fn change(data: &mut Dataset, action: &str, body: &[u8]) -> Answer {
 
 /// `GET /aianalyst/incident/comments?incident_id=`: `{"comments": [...]}`, oldest first.
 pub(super) fn comments(data: &Dataset, params: &Params) -> Answer {
-    let id = params
-        .text("incident_id")
-        .ok_or_else(|| Reply::input_error("incident_id is required"))?;
-    let e = data
-        .ai_analyst
-        .event(id)
-        .ok_or_else(|| Reply::not_found(EVENT_NOT_FOUND))?;
-    let comments: Vec<Value> = data.ai_analyst.events[e]
-        .comments
-        .iter()
-        .map(|c| data.incident_comment_json(e, c))
-        .collect();
+    let id = params.text("incident_id").ok_or_else(|| Reply::input_error("incident_id is required"))?;
+    let e = data.ai_analyst.event(id).ok_or_else(|| Reply::not_found(EVENT_NOT_FOUND))?;
+    let comments: Vec<Value> =
+        data.ai_analyst.events[e].comments.iter().map(|c| data.incident_comment_json(e, c)).collect();
     Ok(json!({ "comments": comments }))
 }
 
@@ -204,19 +190,14 @@ pub(super) fn comments(data: &Dataset, params: &Params) -> Answer {
 pub(super) fn add_comment(data: &mut Dataset, body: &[u8], now_ms: i64) -> Answer {
     let json: Value = serde_json::from_slice(body)
         .map_err(|_| Reply::input_error("the body must be JSON {\"incident_id\": ..., \"message\": ...}"))?;
-    let id = json
-        .get("incident_id")
-        .and_then(Value::as_str)
-        .ok_or_else(|| Reply::input_error("incident_id is required"))?;
+    let id =
+        json.get("incident_id").and_then(Value::as_str).ok_or_else(|| Reply::input_error("incident_id is required"))?;
     let message = json
         .get("message")
         .and_then(Value::as_str)
         .filter(|m| !m.trim().is_empty())
         .ok_or_else(|| Reply::input_error("message is required"))?;
-    let e = data
-        .ai_analyst
-        .event(id)
-        .ok_or_else(|| Reply::not_found(EVENT_NOT_FOUND))?;
+    let e = data.ai_analyst.event(id).ok_or_else(|| Reply::not_found(EVENT_NOT_FOUND))?;
     data.ai_analyst.events[e].comments.push(IncidentComment {
         time: now_ms,
         username: API_USER.to_owned(),
@@ -256,12 +237,8 @@ pub(super) fn start_investigation(data: &mut Dataset, body: &[u8], now_ms: i64) 
 /// or every investigation as it stands.
 pub(super) fn investigation(data: &mut Dataset, params: &Params, now_ms: i64) -> Answer {
     let Some(id) = params.text("investigationId") else {
-        let all: Vec<Value> = data
-            .ai_analyst
-            .investigations
-            .iter()
-            .map(|i| json!({ "investigationId": i.id, "did": i.did }))
-            .collect();
+        let all: Vec<Value> =
+            data.ai_analyst.investigations.iter().map(|i| json!({ "investigationId": i.id, "did": i.did })).collect();
         return Ok(Value::Array(all));
     };
     let i = data

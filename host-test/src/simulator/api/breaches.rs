@@ -57,9 +57,7 @@ pub(super) fn list(data: &Dataset, params: &Params) -> Answer {
         })
         .collect();
     hits.sort_by_key(|b| (b.time, b.pbid));
-    Ok(Value::Array(
-        hits.into_iter().map(|b| data.render(b, shape)).collect(),
-    ))
+    Ok(Value::Array(hits.into_iter().map(|b| data.render(b, shape)).collect()))
 }
 
 /// `GET /modelbreaches/{pbid}`: one breach object.
@@ -71,64 +69,38 @@ pub(super) fn one(data: &Dataset, params: &Params, pbid: &str) -> Answer {
 /// `GET /modelbreaches/{pbid}/comments`: the breach's comments, oldest first.
 pub(super) fn comments(data: &Dataset, pbid: &str) -> Answer {
     let breach = find(data, pbid)?;
-    Ok(Value::Array(
-        breach
-            .comments
-            .iter()
-            .map(|c| data.comment_json(breach, c))
-            .collect(),
-    ))
+    Ok(Value::Array(breach.comments.iter().map(|c| data.comment_json(breach, c)).collect()))
 }
 
 /// `POST /modelbreaches/{pbid}/comments` with JSON `{"message": "..."}`.
 pub(super) fn add_comment(data: &mut Dataset, pbid: &str, body: &[u8], now_ms: i64) -> Answer {
     let pbid = parse_id("pbid", pbid)?;
-    let breach = data
-        .breach_mut(pbid)
-        .ok_or_else(|| Reply::not_found(NOT_FOUND))?;
+    let breach = data.breach_mut(pbid).ok_or_else(|| Reply::not_found(NOT_FOUND))?;
     let message = serde_json::from_slice::<Value>(body)
         .ok()
         .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
         .filter(|m| !m.trim().is_empty())
         .ok_or_else(|| Reply::input_error("the body must be JSON with a non-empty \"message\""))?;
-    breach.comments.push(Comment {
-        time: now_ms,
-        username: API_USER.to_owned(),
-        message,
-    });
+    breach.comments.push(Comment { time: now_ms, username: API_USER.to_owned(), message });
     Ok(json!({ "response": "SUCCESS" }))
 }
 
 /// `POST /modelbreaches/{pbid}/acknowledge` or `/unacknowledge`. The body says
 /// `{"acknowledge": true}` (or `"true"`), or is the form `acknowledge=true`; early clients put
 /// that form in the query instead, which is accepted too.
-pub(super) fn acknowledge(
-    data: &mut Dataset,
-    pbid: &str,
-    action: &str,
-    params: &Params,
-    body: &[u8],
-) -> Answer {
+pub(super) fn acknowledge(data: &mut Dataset, pbid: &str, action: &str, params: &Params, body: &[u8]) -> Answer {
     let pbid = parse_id("pbid", pbid)?;
-    let breach = data
-        .breach_mut(pbid)
-        .ok_or_else(|| Reply::not_found(NOT_FOUND))?;
-    let text = std::str::from_utf8(body)
-        .map_err(|_| Reply::input_error("the body is not UTF-8"))?
-        .trim();
+    let breach = data.breach_mut(pbid).ok_or_else(|| Reply::not_found(NOT_FOUND))?;
+    let text = std::str::from_utf8(body).map_err(|_| Reply::input_error("the body is not UTF-8"))?.trim();
     let value = if text.starts_with('{') {
-        let json: Value = serde_json::from_str(text)
-            .map_err(|_| Reply::input_error("the body is not valid JSON"))?;
+        let json: Value = serde_json::from_str(text).map_err(|_| Reply::input_error("the body is not valid JSON"))?;
         match json.get(action) {
             Some(Value::Bool(b)) => Some(b.to_string()),
             Some(Value::String(s)) => Some(s.clone()),
             _ => None,
         }
     } else if !text.is_empty() {
-        auth::query_pairs(text)
-            .into_iter()
-            .find(|(k, _)| k == action)
-            .map(|(_, v)| v)
+        auth::query_pairs(text).into_iter().find(|(k, _)| k == action).map(|(_, v)| v)
     } else {
         params.text(action).map(str::to_owned)
     };
@@ -153,13 +125,7 @@ pub(super) fn mbcomments(data: &Dataset, params: &Params) -> Answer {
         .collect();
     found.sort_by(|(a, x), (b, y)| y.time.cmp(&x.time).then(b.pbid.cmp(&a.pbid)));
     let limit = usize::try_from(count).unwrap_or(usize::MAX);
-    Ok(Value::Array(
-        found
-            .into_iter()
-            .take(limit)
-            .map(|(b, c)| data.mbcomment_json(b, c))
-            .collect(),
-    ))
+    Ok(Value::Array(found.into_iter().take(limit).map(|(b, c)| data.mbcomment_json(b, c)).collect()))
 }
 
 /// The breach a path's `{pbid}` names: 400 if it is not a number, 404 if it is unknown.
@@ -177,19 +143,13 @@ pub(super) fn details(data: &Dataset, params: &Params) -> Answer {
     let count = params.unsigned("count")?;
     let window = params.window()?;
     if count.is_some() && window.is_some() {
-        return Err(Reply::input_error(
-            "count cannot be combined with a time window (starttime/endtime or from/to)",
-        ));
+        return Err(Reply::input_error("count cannot be combined with a time window (starttime/endtime or from/to)"));
     }
     let offset = params.unsigned("offset")?.unwrap_or(0);
     let Some(pbid) = params.unsigned("pbid")? else {
-        return Err(Reply::input_error(
-            "one of did, pbid, msg or blockedconnections is required",
-        ));
+        return Err(Reply::input_error("one of did, pbid, msg or blockedconnections is required"));
     };
-    let breach = data
-        .breach(pbid)
-        .ok_or_else(|| Reply::not_found(NOT_FOUND))?;
+    let breach = data.breach(pbid).ok_or_else(|| Reply::not_found(NOT_FOUND))?;
     let mut items = data.breach_details(
         breach,
         usize::try_from(count.unwrap_or(DETAILS_DEFAULT_COUNT)).unwrap_or(usize::MAX),
@@ -198,11 +158,7 @@ pub(super) fn details(data: &Dataset, params: &Params) -> Answer {
     if let Some((start, end)) = window {
         // The breach record stays first whatever the window, as the appliance sends it.
         let mut rest = items.split_off(1);
-        rest.retain(|e| {
-            e["timems"]
-                .as_i64()
-                .is_some_and(|t| (start..=end).contains(&t))
-        });
+        rest.retain(|e| e["timems"].as_i64().is_some_and(|t| (start..=end).contains(&t)));
         items.extend(rest);
     }
     Ok(Value::Array(items))

@@ -24,11 +24,8 @@ pub(super) fn devices(data: &mut Dataset, params: &Params, now_ms: i64) -> Answe
     data.sync_tags(now_ms);
     let data = &*data;
     let include_tags = params.flag("includetags", false)?;
-    let single = |found: Option<&Device>| {
-        found
-            .map(|d| d.to_json(include_tags))
-            .ok_or_else(|| Reply::not_found(NOT_FOUND))
-    };
+    let single =
+        |found: Option<&Device>| found.map(|d| d.to_json(include_tags)).ok_or_else(|| Reply::not_found(NOT_FOUND));
     if let Some(did) = params.unsigned("did")? {
         return single(data.device(did));
     }
@@ -36,30 +33,15 @@ pub(super) fn devices(data: &mut Dataset, params: &Params, now_ms: i64) -> Answe
         return single(data.devices.iter().find(|d| d.ip.as_deref() == Some(ip)));
     }
     if let Some(mac) = params.text("mac") {
-        return single(data.devices.iter().find(|d| {
-            d.mac
-                .as_deref()
-                .is_some_and(|m| m.eq_ignore_ascii_case(mac))
-        }));
+        return single(data.devices.iter().find(|d| d.mac.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(mac))));
     }
-    let cutoff =
-        now_ms.saturating_sub(params.seen_since(DEVICES_WINDOW_SECS)?.saturating_mul(1000));
+    let cutoff = now_ms.saturating_sub(params.seen_since(DEVICES_WINDOW_SECS)?.saturating_mul(1000));
     let sid = params.signed("sid")?;
-    let count = params
-        .unsigned("count")?
-        .map_or(usize::MAX, |c| usize::try_from(c).unwrap_or(usize::MAX));
-    let mut seen: Vec<&Device> = data
-        .devices
-        .iter()
-        .filter(|d| d.last_seen >= cutoff && sid.is_none_or(|sid| d.sid == sid))
-        .collect();
+    let count = params.unsigned("count")?.map_or(usize::MAX, |c| usize::try_from(c).unwrap_or(usize::MAX));
+    let mut seen: Vec<&Device> =
+        data.devices.iter().filter(|d| d.last_seen >= cutoff && sid.is_none_or(|sid| d.sid == sid)).collect();
     seen.sort_by_key(|d| d.did);
-    Ok(Value::Array(
-        seen.into_iter()
-            .take(count)
-            .map(|d| d.to_json(include_tags))
-            .collect(),
-    ))
+    Ok(Value::Array(seen.into_iter().take(count).map(|d| d.to_json(include_tags)).collect()))
 }
 
 /// `GET /devicesearch`: one page of the devices matching `query`.
@@ -68,40 +50,27 @@ pub(super) fn search(data: &mut Dataset, params: &Params, now_ms: i64) -> Answer
     let data = &*data;
     let count = params.unsigned("count")?.unwrap_or(100);
     if count > MAX_SEARCH_COUNT {
-        return Err(Reply::input_error(format!(
-            "count must be at most {MAX_SEARCH_COUNT}"
-        )));
+        return Err(Reply::input_error(format!("count must be at most {MAX_SEARCH_COUNT}")));
     }
     let offset = params.unsigned("offset")?.unwrap_or(0);
     let order_by = params.text("orderBy").unwrap_or("lastSeen");
-    let order_by = OrderBy::parse(order_by)
-        .ok_or_else(|| Reply::input_error(format!("orderBy {order_by:?} is not supported")))?;
+    let order_by =
+        OrderBy::parse(order_by).ok_or_else(|| Reply::input_error(format!("orderBy {order_by:?} is not supported")))?;
     let descending = match params.text("order") {
         None | Some("asc") => false,
         Some("desc") => true,
         Some(other) => {
-            return Err(Reply::input_error(format!(
-                "order must be asc or desc, not {other:?}"
-            )));
+            return Err(Reply::input_error(format!("order must be asc or desc, not {other:?}")));
         }
     };
     let cutoff = now_ms.saturating_sub(params.seen_since(SEARCH_WINDOW_SECS)?.saturating_mul(1000));
     let query = Query::parse(params.text("query").unwrap_or(""));
 
-    let mut hits: Vec<&Device> = data
-        .devices
-        .iter()
-        .filter(|d| d.last_seen >= cutoff && query.matches(d))
-        .collect();
+    let mut hits: Vec<&Device> = data.devices.iter().filter(|d| d.last_seen >= cutoff && query.matches(d)).collect();
     hits.sort_by(|a, b| order_by.compare(a, b, descending));
     let total = hits.len();
     let skip = usize::try_from(offset).unwrap_or(usize::MAX);
-    let page: Vec<Value> = hits
-        .into_iter()
-        .skip(skip)
-        .take(count as usize)
-        .map(|d| d.to_json(true))
-        .collect();
+    let page: Vec<Value> = hits.into_iter().skip(skip).take(count as usize).map(|d| d.to_json(true)).collect();
     // `count` reports the size of this page, so a client can tell a short last page.
     let returned = page.len();
     Ok(json!({ "totalCount": total, "devices": page, "offset": offset, "count": returned }))
@@ -131,7 +100,12 @@ pub(super) fn update(data: &mut Dataset, body: &[u8], now_ms: i64) -> Answer {
     let did = get("did").ok_or_else(|| Reply::input_error("did is required"))?;
     let did = super::params::parse_id("did", did)?;
     let priority = get("priority")
-        .map(|p| p.parse::<i64>().ok().filter(|p| (-5..=5).contains(p)).ok_or_else(|| Reply::input_error(format!("priority must be an integer from -5 to 5, not {p:?}"))))
+        .map(|p| {
+            p.parse::<i64>()
+                .ok()
+                .filter(|p| (-5..=5).contains(p))
+                .ok_or_else(|| Reply::input_error(format!("priority must be an integer from -5 to 5, not {p:?}")))
+        })
         .transpose()?;
     let kind = get("type")
         .map(|t| {
@@ -222,7 +196,15 @@ pub(super) fn device_info(data: &Dataset, params: &Params, now_ms: i64) -> Answe
 }
 
 /// One device's `/deviceinfo` entry.
-fn graph(data: &Dataset, did: u64, similarity: u32, measure: Measure, all: bool, domain: Option<&str>, now_ms: i64) -> Value {
+fn graph(
+    data: &Dataset,
+    did: u64,
+    similarity: u32,
+    measure: Measure,
+    all: bool,
+    domain: Option<&str>,
+    now_ms: i64,
+) -> Value {
     let since = now_ms - GRAPH_SPAN_MS;
     let events: Vec<&Event> = data
         .activity
@@ -297,7 +279,8 @@ fn add(list: &mut Vec<(Value, u64, i64)>, key: Value, size: u64, time: i64) {
 /// The largest `TOP` entries with their first time, then the rest as `others` without one.
 fn top(mut list: Vec<(Value, u64, i64)>, key: &str) -> Vec<Value> {
     list.sort_by(|a, b| b.1.cmp(&a.1));
-    let mut out: Vec<Value> = list.iter().take(TOP).map(|(k, size, first)| json!({ key: k, "size": size, "firstTime": first })).collect();
+    let mut out: Vec<Value> =
+        list.iter().take(TOP).map(|(k, size, first)| json!({ key: k, "size": size, "firstTime": first })).collect();
     let rest: u64 = list.iter().skip(TOP).map(|e| e.1).sum();
     if rest > 0 {
         out.push(json!({ key: "others", "size": rest }));
@@ -386,7 +369,11 @@ pub(super) fn summary(data: &mut Dataset, params: &Params, now_ms: i64) -> Answe
         .take(10)
         .map(|e| e.json.clone())
         .collect();
-    let info = if details.is_empty() { json!([]) } else { json!([graph(data, did, 100, Measure::Connections, false, None, now_ms)]) };
+    let info = if details.is_empty() {
+        json!([])
+    } else {
+        json!([graph(data, did, 100, Measure::Connections, false, None, now_ms)])
+    };
     Ok(json!({ "data": { "device": device.to_json(true), "similardevices": similar, "modelbreaches": breaches,
         "deviceinfo": info, "details": details } }))
 }

@@ -63,7 +63,12 @@ fn default_summary(data: &Dataset, now: i64) -> Value {
     let mut saas: BTreeMap<String, u64> = BTreeMap::new();
     for d in &recent {
         if d.is_saas() {
-            let service = d.hostname.as_deref().and_then(|h| h.strip_prefix("SaaS::")).and_then(|h| h.split("::").next()).unwrap_or("Other");
+            let service = d
+                .hostname
+                .as_deref()
+                .and_then(|h| h.strip_prefix("SaaS::"))
+                .and_then(|h| h.split("::").next())
+                .unwrap_or("Other");
             *saas.entry(service.to_owned()).or_default() += 1;
         } else {
             let n = counts.get(d.typename).and_then(Value::as_u64).unwrap_or(0);

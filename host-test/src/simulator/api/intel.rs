@@ -92,7 +92,8 @@ pub(super) fn change(data: &mut Dataset, body: &[u8], now: i64) -> Answer {
     let (hostname, iagn) = (flag("hostname")?, flag("iagn")?);
     let (mut added, mut updated) = (0u64, 0u64);
     for name in names {
-        let entry = WatchedEntry { name, description: description.clone(), source: source.clone(), expiry, hostname, iagn };
+        let entry =
+            WatchedEntry { name, description: description.clone(), source: source.clone(), expiry, hostname, iagn };
         match data.intel.iter_mut().find(|e| e.name == entry.name && e.source == entry.source && e.live(now)) {
             Some(existing) => {
                 *existing = entry;

@@ -28,23 +28,13 @@ pub(super) fn endpoint_details(data: &Dataset, params: &Params) -> Answer {
     let with_devices = params.flag("devices", false)?;
     let with_score = params.flag("score", false)?;
     let devices_json = |e: &Endpoint| -> Value {
-        Value::Array(
-            e.devices
-                .iter()
-                .filter_map(|&i| data.devices.get(i))
-                .map(|d| d.to_json(false))
-                .collect(),
-        )
+        Value::Array(e.devices.iter().filter_map(|&i| data.devices.get(i)).map(|d| d.to_json(false)).collect())
     };
     match (params.text("hostname"), params.text("ip")) {
         (Some(_), Some(_)) => Err(Reply::input_error("give hostname or ip, not both")),
         (None, None) => Err(Reply::input_error("hostname or ip is required")),
         (Some(hostname), None) => {
-            let found = data
-                .metadata
-                .endpoints
-                .iter()
-                .find(|e| e.hostname.eq_ignore_ascii_case(hostname));
+            let found = data.metadata.endpoints.iter().find(|e| e.hostname.eq_ignore_ascii_case(hostname));
             let mut out = json!({ "hostname": hostname });
             if let Some(e) = found {
                 out["firsttime"] = json!(e.first_seen);
@@ -55,11 +45,7 @@ pub(super) fn endpoint_details(data: &Dataset, params: &Params) -> Answer {
             if additional {
                 out["ips"] = json!(
                     found
-                        .map(|e| e
-                            .ips
-                            .iter()
-                            .map(|(ip, _)| json!({ "ip": ip }))
-                            .collect::<Vec<_>>())
+                        .map(|e| e.ips.iter().map(|(ip, _)| json!({ "ip": ip })).collect::<Vec<_>>())
                         .unwrap_or_default()
                 );
                 out["locations"] = json!(found.map(Endpoint::locations).unwrap_or_default());
@@ -72,17 +58,12 @@ pub(super) fn endpoint_details(data: &Dataset, params: &Params) -> Answer {
             Ok(out)
         }
         (None, Some(ip)) => {
-            let addr: IpAddr = ip
-                .parse()
-                .map_err(|_| Reply::input_error(format!("ip must be an IP address, not {ip:?}")))?;
+            let addr: IpAddr =
+                ip.parse().map_err(|_| Reply::input_error(format!("ip must be an IP address, not {ip:?}")))?;
             if is_internal(addr) {
                 return Ok(internal_ip(data, ip, with_devices));
             }
-            let found = data
-                .metadata
-                .endpoints
-                .iter()
-                .find(|e| e.ips.iter().any(|(a, _)| a == ip));
+            let found = data.metadata.endpoints.iter().find(|e| e.ips.iter().any(|(a, _)| a == ip));
             let mut out = json!({ "ip": ip });
             if let Some(e) = found {
                 out["firsttime"] = json!(e.first_seen);
@@ -138,9 +119,7 @@ pub(super) fn models(data: &Dataset, params: &Params) -> Answer {
             .find(|m| m.uuid.eq_ignore_ascii_case(uuid))
             .map_or_else(|| json!([]), |m| m.now().clone()));
     }
-    Ok(Value::Array(
-        data.models.iter().map(|m| m.now().clone()).collect(),
-    ))
+    Ok(Value::Array(data.models.iter().map(|m| m.now().clone()).collect()))
 }
 
 /// `GET /models/{pid}`: one model object.
@@ -188,9 +167,7 @@ pub(super) fn subnets(data: &Dataset, params: &Params, now_ms: i64) -> Answer {
         Some(_) => {
             let secs = params.seen_since(0)?;
             if !(1..=MAX_SUBNET_SEEN_SINCE_SECS).contains(&secs) {
-                return Err(Reply::input_error(
-                    "seensince must be between 1 second and 6 months",
-                ));
+                return Err(Reply::input_error("seensince must be between 1 second and 6 months"));
             }
             Some(now_ms - secs * 1000)
         }
@@ -199,9 +176,7 @@ pub(super) fn subnets(data: &Dataset, params: &Params, now_ms: i64) -> Answer {
         .metadata
         .subnets
         .iter()
-        .filter(|s| {
-            sid.is_none_or(|sid| s.sid == sid) && cutoff.is_none_or(|c| s.last_traffic >= c)
-        })
+        .filter(|s| sid.is_none_or(|sid| s.sid == sid) && cutoff.is_none_or(|c| s.last_traffic >= c))
         .map(|s| s.to_json())
         .collect();
     if let Some(sid) = sid
@@ -217,9 +192,7 @@ pub(super) fn search_post(data: &mut Dataset, body: &[u8], now_ms: i64) -> Answe
     let hash = serde_json::from_slice::<Value>(body)
         .ok()
         .and_then(|v| v.get("hash").and_then(Value::as_str).map(str::to_owned))
-        .ok_or_else(|| {
-            Reply::input_error("the body must be JSON {\"hash\": \"<base64 query>\"}")
-        })?;
+        .ok_or_else(|| Reply::input_error("the body must be JSON {\"hash\": \"<base64 query>\"}"))?;
     search(data, &hash, now_ms)
 }
 
@@ -230,23 +203,16 @@ pub(super) fn search_get(data: &mut Dataset, hash: &str, now_ms: i64) -> Answer 
 }
 
 fn search(data: &mut Dataset, hash: &str, now_ms: i64) -> Answer {
-    let bytes = base64_decode(hash)
-        .ok_or_else(|| Reply::input_error("the query hash is not valid base64"))?;
-    let document: Value = serde_json::from_slice(&bytes)
-        .map_err(|_| Reply::input_error("the decoded query is not JSON"))?;
-    let doc = document
-        .as_object()
-        .ok_or_else(|| Reply::input_error("the query must be a JSON object"))?;
+    let bytes = base64_decode(hash).ok_or_else(|| Reply::input_error("the query hash is not valid base64"))?;
+    let document: Value =
+        serde_json::from_slice(&bytes).map_err(|_| Reply::input_error("the decoded query is not JSON"))?;
+    let doc = document.as_object().ok_or_else(|| Reply::input_error("the query must be a JSON object"))?;
     if !doc.get("fields").is_some_and(Value::is_array) {
-        return Err(Reply::input_error(
-            "the query needs a \"fields\" array (empty for every field)",
-        ));
+        return Err(Reply::input_error("the query needs a \"fields\" array (empty for every field)"));
     }
     let size = number(doc, "size")?.unwrap_or(DEFAULT_SEARCH_SIZE);
     if !(1..=MAX_SEARCH_SIZE).contains(&size) {
-        return Err(Reply::input_error(format!(
-            "size must be between 1 and {MAX_SEARCH_SIZE}"
-        )));
+        return Err(Reply::input_error(format!("size must be between 1 and {MAX_SEARCH_SIZE}")));
     }
     let offset = number(doc, "offset")?.unwrap_or(0);
     let (from, to) = window(doc, now_ms)?;
@@ -256,9 +222,7 @@ fn search(data: &mut Dataset, hash: &str, now_ms: i64) -> Answer {
         .records
         .iter()
         .filter(|r| {
-            let at = r["@fields"]["epochdate"]
-                .as_f64()
-                .map_or(0, |s| (s * 1000.0) as i64);
+            let at = r["@fields"]["epochdate"].as_f64().map_or(0, |s| (s * 1000.0) as i64);
             (from..=to).contains(&at) && query.matches(r)
         })
         .collect();
@@ -302,9 +266,7 @@ fn window(doc: &Map<String, Value>, now_ms: i64) -> Result<(i64, i64), Reply> {
     let timeframe = doc.get("timeframe");
     if let Some(time) = doc.get("time").and_then(Value::as_object) {
         if timeframe.and_then(Value::as_str) != Some("custom") {
-            return Err(Reply::input_error(
-                "timeframe must be \"custom\" when time gives the window",
-            ));
+            return Err(Reply::input_error("timeframe must be \"custom\" when time gives the window"));
         }
         let at = |iso_key: &str, ms_key: &str| -> Result<i64, Reply> {
             if let Some(ms) = time.get(ms_key).and_then(Value::as_i64) {
@@ -322,9 +284,7 @@ fn window(doc: &Map<String, Value>, now_ms: i64) -> Result<(i64, i64), Reply> {
         };
         let (from, to) = (at("from", "starttime")?, at("to", "endtime")?);
         if to < from {
-            return Err(Reply::input_error(
-                "the end of the time window is before its start",
-            ));
+            return Err(Reply::input_error("the end of the time window is before its start"));
         }
         return Ok((from, to));
     }
@@ -334,9 +294,7 @@ fn window(doc: &Map<String, Value>, now_ms: i64) -> Result<(i64, i64), Reply> {
             .as_i64()
             .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
             .filter(|s| *s > 0)
-            .ok_or_else(|| {
-                Reply::input_error("timeframe must be seconds, or \"custom\" with time{from,to}")
-            })?,
+            .ok_or_else(|| Reply::input_error("timeframe must be seconds, or \"custom\" with time{from,to}"))?,
     };
     Ok((now_ms - secs.saturating_mul(1000), now_ms))
 }
@@ -358,10 +316,9 @@ impl Query {
             .into_iter()
             .filter(|t| !t.eq_ignore_ascii_case("and") && t != "*")
             .map(|t| match t.split_once(':') {
-                Some((field, value)) if field.starts_with('@') => Term::Field(
-                    field.split('.').map(str::to_owned).collect(),
-                    unquote(value).to_lowercase(),
-                ),
+                Some((field, value)) if field.starts_with('@') => {
+                    Term::Field(field.split('.').map(str::to_owned).collect(), unquote(value).to_lowercase())
+                }
                 _ => Term::Word(unquote(&t).to_lowercase()),
             })
             .collect();
@@ -433,10 +390,7 @@ mod tests {
         let text = br#"{"search":"a:\"???>>>\""}"#;
         let encoded = darktrace_connector::actions::metadata::base64(text);
         assert_eq!(base64_decode(&encoded).as_deref(), Some(&text[..]));
-        assert_eq!(
-            base64_decode(encoded.trim_end_matches('=')).as_deref(),
-            Some(&text[..])
-        );
+        assert_eq!(base64_decode(encoded.trim_end_matches('=')).as_deref(), Some(&text[..]));
         assert_eq!(base64_decode("not base64!"), None);
         assert_eq!(percent_decode("ab%2Fcd%2b%3D%zz"), "ab/cd+=%zz");
     }

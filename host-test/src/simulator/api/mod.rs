@@ -107,23 +107,16 @@ impl Reply {
     fn auth(failure: AuthFailure) -> Reply {
         match failure {
             AuthFailure::MissingHeaders => Reply::login(),
-            AuthFailure::UnknownToken | AuthFailure::BadSignature => Reply::Json(
-                StatusCode::BAD_REQUEST,
-                json!({ "error": "API SIGNATURE ERROR" }),
-            ),
-            AuthFailure::BadDate => Reply::Json(
-                StatusCode::BAD_REQUEST,
-                json!({ "error": "API DATE ERROR" }),
-            ),
+            AuthFailure::UnknownToken | AuthFailure::BadSignature => {
+                Reply::Json(StatusCode::BAD_REQUEST, json!({ "error": "API SIGNATURE ERROR" }))
+            }
+            AuthFailure::BadDate => Reply::Json(StatusCode::BAD_REQUEST, json!({ "error": "API DATE ERROR" })),
         }
     }
 
     /// 400 `INPUT ERROR`, saying what is wrong.
     pub(crate) fn input_error(message: impl Into<String>) -> Reply {
-        Reply::Json(
-            StatusCode::BAD_REQUEST,
-            json!({ "error": message.into(), "response": "INPUT ERROR" }),
-        )
+        Reply::Json(StatusCode::BAD_REQUEST, json!({ "error": message.into(), "response": "INPUT ERROR" }))
     }
 
     /// 404 with the appliance's message.
@@ -152,10 +145,7 @@ impl IntoResponse for Reply {
             Reply::Json(status, value) => (status, axum::Json(value)).into_response(),
             Reply::Redirect(to) => (
                 StatusCode::FOUND,
-                [
-                    (header::LOCATION, to),
-                    (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
-                ],
+                [(header::LOCATION, to), (header::CONTENT_TYPE, "text/plain; charset=utf-8")],
                 format!("Found. Redirecting to {to}"),
             )
                 .into_response(),
@@ -171,20 +161,13 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     let headers: Vec<(String, String)> = parts
         .headers
         .iter()
-        .map(|(name, value)| {
-            (
-                name.as_str().to_owned(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
+        .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
         .collect();
     let method = parts.method.as_str();
     let path = parts.uri.path();
     let reply = match &body {
         Ok(bytes) => answer(&shared, method, path, parts.uri.query(), bytes, &headers),
-        Err(_) => Err(Reply::input_error(format!(
-            "the body is unreadable or larger than {MAX_BODY} bytes"
-        ))),
+        Err(_) => Err(Reply::input_error(format!("the body is unreadable or larger than {MAX_BODY} bytes"))),
     };
     let status = match &reply {
         Ok(_) => StatusCode::OK.as_u16(),
@@ -193,11 +176,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     };
     shared.log().push(RecordedRequest {
         method: method.to_owned(),
-        path_and_query: parts
-            .uri
-            .path_and_query()
-            .map_or(path, |pq| pq.as_str())
-            .to_owned(),
+        path_and_query: parts.uri.path_and_query().map_or(path, |pq| pq.as_str()).to_owned(),
         headers,
         body: body.map(|b| b.to_vec()).unwrap_or_default(),
         status,
@@ -226,17 +205,8 @@ fn answer(
     headers: &[(String, String)],
 ) -> Answer {
     let now = shared.now();
-    auth::verify(
-        method,
-        path,
-        query,
-        body,
-        headers,
-        &shared.public_token,
-        &shared.private_token,
-        now,
-    )
-    .map_err(Reply::auth)?;
+    auth::verify(method, path, query, body, headers, &shared.public_token, &shared.private_token, now)
+        .map_err(Reply::auth)?;
     let playing = {
         let mut slot = shared.fault();
         let (now, later) = fault::take(&slot);
@@ -271,48 +241,28 @@ fn route(
         ("GET", ["modelbreaches"]) => breaches::list(&shared.data(), &params),
         ("GET", ["modelbreaches", pbid]) => breaches::one(&shared.data(), &params, pbid),
         ("GET", ["modelbreaches", pbid, "comments"]) => breaches::comments(&shared.data(), pbid),
-        ("POST", ["modelbreaches", pbid, "comments"]) => {
-            breaches::add_comment(&mut shared.data(), pbid, body, now_ms)
-        }
-        ("POST", ["modelbreaches", pbid, action])
-            if *action == "acknowledge" || *action == "unacknowledge" =>
-        {
+        ("POST", ["modelbreaches", pbid, "comments"]) => breaches::add_comment(&mut shared.data(), pbid, body, now_ms),
+        ("POST", ["modelbreaches", pbid, action]) if *action == "acknowledge" || *action == "unacknowledge" => {
             breaches::acknowledge(&mut shared.data(), pbid, action, &params, body)
         }
         ("GET", ["mbcomments"]) => breaches::mbcomments(&shared.data(), &params),
-        ("GET", ["details"]) if params.text("pbid").is_some() => {
-            breaches::details(&shared.data(), &params)
-        }
-        ("GET", ["aianalyst", "incidentevents"]) => {
-            ai_analyst::incident_events(&shared.data(), &params, now_ms)
-        }
+        ("GET", ["details"]) if params.text("pbid").is_some() => breaches::details(&shared.data(), &params),
+        ("GET", ["aianalyst", "incidentevents"]) => ai_analyst::incident_events(&shared.data(), &params, now_ms),
         ("GET", ["aianalyst", "groups"]) => ai_analyst::groups(&shared.data(), &params, now_ms),
-        ("POST", ["aianalyst", action])
-            if matches!(*action, "acknowledge" | "unacknowledge" | "pin" | "unpin") =>
-        {
+        ("POST", ["aianalyst", action]) if matches!(*action, "acknowledge" | "unacknowledge" | "pin" | "unpin") => {
             ai_analyst::change(&mut shared.data(), action, body)
         }
-        ("GET", ["aianalyst", "incident", "comments"]) => {
-            ai_analyst::comments(&shared.data(), &params)
-        }
-        ("POST", ["aianalyst", "incident", "comments"]) => {
-            ai_analyst::add_comment(&mut shared.data(), body, now_ms)
-        }
-        ("GET", ["aianalyst", "investigations"]) => {
-            ai_analyst::investigation(&mut shared.data(), &params, now_ms)
-        }
-        ("POST", ["aianalyst", "investigations"]) => {
-            ai_analyst::start_investigation(&mut shared.data(), body, now_ms)
-        }
+        ("GET", ["aianalyst", "incident", "comments"]) => ai_analyst::comments(&shared.data(), &params),
+        ("POST", ["aianalyst", "incident", "comments"]) => ai_analyst::add_comment(&mut shared.data(), body, now_ms),
+        ("GET", ["aianalyst", "investigations"]) => ai_analyst::investigation(&mut shared.data(), &params, now_ms),
+        ("POST", ["aianalyst", "investigations"]) => ai_analyst::start_investigation(&mut shared.data(), body, now_ms),
         ("GET", ["devices"]) => devices::devices(&mut shared.data(), &params, now_ms),
         ("POST", ["devices"]) => devices::update(&mut shared.data(), body, now_ms),
         ("GET", ["devicesearch"]) => devices::search(&mut shared.data(), &params, now_ms),
         ("GET", ["devicesummary"]) => devices::summary(&mut shared.data(), &params, now_ms),
         ("GET", ["similardevices"]) => devices::similar(&mut shared.data(), &params, now_ms),
         ("GET", ["deviceinfo"]) => devices::device_info(&shared.data(), &params, now_ms),
-        ("GET", ["details"]) if params.text("did").is_some() => {
-            devices::details(&mut shared.data(), &params, now_ms)
-        }
+        ("GET", ["details"]) if params.text("did").is_some() => devices::details(&mut shared.data(), &params, now_ms),
         ("GET", ["tags"]) => tags::list(&mut shared.data(), &params, now_ms),
         ("GET", ["tags", "entities"]) => tags::entities(&mut shared.data(), &params, now_ms),
         ("POST", ["tags", "entities"]) => tags::add(&mut shared.data(), body, headers, now_ms),
@@ -323,26 +273,18 @@ fn route(
         ("GET", ["components", cid]) => metadata::component(&shared.data(), cid),
         ("GET", ["enums"]) => metadata::enums(&shared.data(), &params),
         ("GET", ["subnets"]) => metadata::subnets(&shared.data(), &params, now_ms),
-        ("POST", ["advancedsearch", "api", "search"]) => {
-            metadata::search_post(&mut shared.data(), body, now_ms)
-        }
+        ("POST", ["advancedsearch", "api", "search"]) => metadata::search_post(&mut shared.data(), body, now_ms),
         // Standard base64 may put `/` in the query, so the rest of the path is the query.
         ("GET", ["advancedsearch", "api", "search", hash @ ..]) if !hash.is_empty() => {
             metadata::search_get(&mut shared.data(), &hash.join("/"), now_ms)
         }
         ("GET", ["antigena"]) => respond::list(&shared.data(), &params, now_ms),
-        ("POST", ["antigena"]) => {
-            respond::change(&mut shared.data(), body, shared.audit_respond, now_ms)
-        }
-        ("POST", ["antigena", "manual"]) => {
-            respond::manual(&mut shared.data(), body, shared.audit_respond, now_ms)
-        }
+        ("POST", ["antigena"]) => respond::change(&mut shared.data(), body, shared.audit_respond, now_ms),
+        ("POST", ["antigena", "manual"]) => respond::manual(&mut shared.data(), body, shared.audit_respond, now_ms),
         ("GET", ["antigena", "summary"]) => respond::summary(&shared.data(), &params, now_ms),
         ("GET", ["intelfeed"]) => intel::list(&shared.data(), &params, now_ms),
         ("POST", ["intelfeed"]) => intel::change(&mut shared.data(), body, now_ms),
-        ("GET", ["summarystatistics"]) => {
-            health::summary_statistics(&shared.data(), &params, now_ms)
-        }
+        ("GET", ["summarystatistics"]) => health::summary_statistics(&shared.data(), &params, now_ms),
         _ => Err(Reply::login()),
     }
 }
@@ -350,19 +292,12 @@ fn route(
 /// `GET /status`: identity, clock and health of the simulated appliance.
 fn status(shared: &Shared, now: OffsetDateTime) -> Value {
     let data = shared.data();
-    let mut subnets: Vec<i64> = data
-        .devices
-        .iter()
-        .map(|d| d.sid)
-        .filter(|sid| *sid > 0)
-        .collect();
+    let mut subnets: Vec<i64> = data.devices.iter().map(|d| d.sid).filter(|sid| *sid > 0).collect();
     subnets.sort_unstable();
     subnets.dedup();
     // A plausible uptime: the appliance was up for a while before the simulator started.
     let up = (now - shared.started) + Duration::days(17) + Duration::hours(5);
-    let clock = now
-        .format(format_description!("[year]-[month]-[day] [hour]:[minute]"))
-        .unwrap_or_default();
+    let clock = now.format(format_description!("[year]-[month]-[day] [hour]:[minute]")).unwrap_or_default();
     let probe = |id: u64, label: &str, ip: &str| {
         json!({ "id": id, "label": label, "version": VERSION, "ipAddress": ip, "time": clock, "error": false,
             "bandwidthCurrent": 48_000_000 + id * 3_100_000, "connectionsPerMinuteCurrent": 900 + id * 35 })

@@ -124,20 +124,25 @@ pub(super) fn change(data: &mut Dataset, body: &[u8], audit: bool, now: i64) -> 
                 }
                 action.record(now, "activated", reason);
             }
-            (RespondState::Active, _) => return Err(Reply::input_error("the action is already active; give duration alone to extend it")),
+            (RespondState::Active, _) => {
+                return Err(Reply::input_error("the action is already active; give duration alone to extend it"));
+            }
             (_, None) => return Err(Reply::input_error("reactivating a cleared or expired action needs a duration")),
             (previous, Some(d)) => {
                 action.active = true;
                 action.cleared = false;
                 action.start = now;
                 action.expires = now.saturating_add(ms(d));
-                let how = if previous == RespondState::Cleared { "reactivated (cleared)" } else { "reactivated (expired)" };
+                let how =
+                    if previous == RespondState::Cleared { "reactivated (cleared)" } else { "reactivated (expired)" };
                 action.record(now, how, reason);
             }
         }
     } else if let Some(d) = duration {
         if state == RespondState::Cleared {
-            return Err(Reply::input_error("a cleared action cannot be extended; reactivate it with activate and a duration"));
+            return Err(Reply::input_error(
+                "a cleared action cannot be extended; reactivate it with activate and a duration",
+            ));
         }
         // The duration is the new total from the start, not an increment.
         action.expires = action.start.saturating_add(ms(d));
@@ -253,7 +258,9 @@ mod tests {
         let mut data = Dataset::generate(42, 300, NOW);
         let codeid = pending(&data);
         let body = format!(r#"{{"codeid":{codeid},"activate":true}}"#);
-        let Err(Reply::Json(status, v)) = change(&mut data, body.as_bytes(), true, NOW) else { panic!("expected a 400") };
+        let Err(Reply::Json(status, v)) = change(&mut data, body.as_bytes(), true, NOW) else {
+            panic!("expected a 400")
+        };
         assert_eq!((status.as_u16(), v["response"].as_str()), (400, Some("INPUT ERROR")));
         assert_eq!(data.respond.action(codeid).map(|a| a.active), Some(false), "nothing changed");
         let manual = br#"{"did":1,"action":"quarantine","duration":60}"#;

@@ -88,26 +88,14 @@ impl Query {
 
     /// Whether `device` satisfies the query.
     pub(crate) fn matches(&self, device: &Device) -> bool {
-        let free = [
-            &device.hostname,
-            &device.ip,
-            &device.mac,
-            &device.label,
-            &device.vendor,
-        ];
+        let free = [&device.hostname, &device.ip, &device.mac, &device.label, &device.vendor];
         let words_match = self.words.iter().all(|word| {
-            free.iter().any(|value| {
-                value
-                    .as_deref()
-                    .is_some_and(|v| v.to_lowercase().contains(word.as_str()))
-            })
+            free.iter().any(|value| value.as_deref().is_some_and(|v| v.to_lowercase().contains(word.as_str())))
         });
         words_match
             && self.filters.iter().all(|(field, alternatives)| {
                 let values = field.values(device);
-                alternatives
-                    .iter()
-                    .any(|pattern| values.iter().any(|v| glob(pattern, &v.to_lowercase())))
+                alternatives.iter().any(|pattern| values.iter().any(|v| glob(pattern, &v.to_lowercase())))
             })
     }
 }
@@ -214,9 +202,7 @@ impl OrderBy {
             OrderBy::Hostname => text(&d.hostname),
             // Numeric, so 10.0.0.9 sorts before 10.0.0.10.
             OrderBy::Ip => {
-                d.ip.as_ref()
-                    .and_then(|ip| ip.parse::<Ipv4Addr>().ok())
-                    .map(|ip| Key::Number(u32::from(ip).into()))
+                d.ip.as_ref().and_then(|ip| ip.parse::<Ipv4Addr>().ok()).map(|ip| Key::Number(u32::from(ip).into()))
             }
             OrderBy::Mac => text(&d.mac),
             OrderBy::Vendor => text(&d.vendor),
@@ -259,15 +245,9 @@ mod tests {
 
     #[test]
     fn quoted_values_keep_their_spaces() {
-        assert_eq!(
-            tokens(r#"hostname:"web 01" vendor:dell"#),
-            vec![r#"hostname:"web 01""#, "vendor:dell"]
-        );
+        assert_eq!(tokens(r#"hostname:"web 01" vendor:dell"#), vec![r#"hostname:"web 01""#, "vendor:dell"]);
         let q = Query::parse(r#"hostname:"WEB*" hostname:"dc*" finance"#);
-        assert_eq!(
-            q.filters,
-            vec![(Field::Hostname, vec!["web*".to_string(), "dc*".to_string()])]
-        );
+        assert_eq!(q.filters, vec![(Field::Hostname, vec!["web*".to_string(), "dc*".to_string()])]);
         assert_eq!(q.words, vec!["finance"]);
     }
 

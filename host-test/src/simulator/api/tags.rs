@@ -57,8 +57,7 @@ pub(super) fn entities(data: &mut Dataset, params: &Params, now_ms: i64) -> Answ
     if !full {
         return Ok(Value::Array(entities));
     }
-    let devices: Vec<Value> =
-        links.iter().filter_map(|l| data.device(l.did)).map(|d| d.to_json(true)).collect();
+    let devices: Vec<Value> = links.iter().filter_map(|l| data.device(l.did)).map(|d| d.to_json(true)).collect();
     Ok(json!({ "entities": entities, "devices": devices }))
 }
 
@@ -74,9 +73,15 @@ pub(super) fn add(data: &mut Dataset, body: &[u8], headers: &[(String, String)],
     let fields = auth::query_pairs(text.trim());
     let get = |key: &str| fields.iter().find(|(k, v)| k == key && !v.is_empty()).map(|(_, v)| v.as_str());
     let did = parse_id("did", get("did").ok_or_else(|| Reply::input_error("did is required"))?)?;
-    let tag = get("tag").map(str::trim).filter(|t| !t.is_empty()).ok_or_else(|| Reply::input_error("tag is required"))?;
+    let tag =
+        get("tag").map(str::trim).filter(|t| !t.is_empty()).ok_or_else(|| Reply::input_error("tag is required"))?;
     let duration = get("duration")
-        .map(|d| d.parse::<i64>().ok().filter(|d| *d > 0).ok_or_else(|| Reply::input_error(format!("duration must be a positive number of seconds, not {d:?}"))))
+        .map(|d| {
+            d.parse::<i64>()
+                .ok()
+                .filter(|d| *d > 0)
+                .ok_or_else(|| Reply::input_error(format!("duration must be a positive number of seconds, not {d:?}")))
+        })
         .transpose()?;
     data.device(did).ok_or_else(|| Reply::not_found(NO_DEVICE))?;
     let tid = data.add_tag(did, tag, duration, now_ms);

@@ -83,7 +83,15 @@ const EXTERNAL: &[(&str, &str, i64, &str, bool)] = &[
 
 /// Services: destination port, transport and application protocol.
 const WEB: (u16, &str, &str) = (443, "TCP", "HTTPS");
-const SERVICES: &[(u16, &str, &str)] = &[(443, "TCP", "HTTPS"), (80, "TCP", "HTTP"), (53, "UDP", "DNS"), (123, "UDP", "NTP"), (445, "TCP", "SMB"), (22, "TCP", "SSH"), (3389, "TCP", "RDP")];
+const SERVICES: &[(u16, &str, &str)] = &[
+    (443, "TCP", "HTTPS"),
+    (80, "TCP", "HTTP"),
+    (53, "UDP", "DNS"),
+    (123, "UDP", "NTP"),
+    (445, "TCP", "SMB"),
+    (22, "TCP", "SSH"),
+    (3389, "TCP", "RDP"),
+];
 
 /// Notices: type and message.
 #[rustfmt::skip]
@@ -122,7 +130,13 @@ pub(crate) fn generate(rng: &mut Rng, devices: &[Device], now: i64) -> Activity 
     let mut events = Vec::new();
     let mut nid = 40_000 + rng.range(0, 900) as u64;
     for d in devices.iter().filter(|d| !d.is_saas()) {
-        let busy = if d.typename == "server" { 40 } else if d.typename == "mobile" { 12 } else { 28 };
+        let busy = if d.typename == "server" {
+            40
+        } else if d.typename == "mobile" {
+            12
+        } else {
+            28
+        };
         let until = d.last_seen.min(now);
         let from = until - SPAN_MS;
         for _ in 0..rng.range(busy / 2, busy) {
@@ -138,7 +152,13 @@ pub(crate) fn generate(rng: &mut Rng, devices: &[Device], now: i64) -> Activity 
             } else {
                 let server = servers[rng.index(servers.len())];
                 let service = SERVICES[rng.index(SERVICES.len())];
-                (Peer::Device(server.did), brief(server), name_of(server), service, service.0 == 3389 && rng.chance(0.5))
+                (
+                    Peer::Device(server.did),
+                    brief(server),
+                    name_of(server),
+                    service,
+                    service.0 == 3389 && rng.chance(0.5),
+                )
             };
             let new = unusual && rng.chance(0.5);
             // Ephemeral destination ports now and then, which `/deviceinfo` reports as a range.
@@ -152,8 +172,16 @@ pub(crate) fn generate(rng: &mut Rng, devices: &[Device], now: i64) -> Activity 
                 json["ddid"] = json!(ddid);
             }
             let bytes_out = rng.range(200, 90_000) as u64;
-            events.push(Event { did: d.did, time, kind: Kind::Connection { unusual, new }, peer: Some(peer), port, bytes_out,
-                bytes_in: bytes_out * rng.range(1, 30) as u64, json });
+            events.push(Event {
+                did: d.did,
+                time,
+                kind: Kind::Connection { unusual, new },
+                peer: Some(peer),
+                port,
+                bytes_out,
+                bytes_in: bytes_out * rng.range(1, 30) as u64,
+                json,
+            });
         }
         for _ in 0..rng.range(0, 3) {
             let time = rng.range(from, until);
@@ -164,8 +192,16 @@ pub(crate) fn generate(rng: &mut Rng, devices: &[Device], now: i64) -> Activity 
                 "uid": uid(rng), "direction": "out", "mlid": 300 + rng.range(0, 60), "type": kind, "msg": msg,
                 "destinationPort": port, "details": format!("{} bytes seen in the connection.", rng.range(300, 9000)),
                 "sourceDevice": brief(d), "destinationDevice": { "ip": ip, "hostname": host }, "source": name_of(d), "destination": host });
-            events.push(Event { did: d.did, time, kind: Kind::Notice, peer: Some(Peer::External(group, host.to_owned())), port,
-                bytes_out: 0, bytes_in: 0, json });
+            events.push(Event {
+                did: d.did,
+                time,
+                kind: Kind::Notice,
+                peer: Some(Peer::External(group, host.to_owned())),
+                port,
+                bytes_out: 0,
+                bytes_in: 0,
+                json,
+            });
         }
     }
     events.sort_by_key(|e| (e.did, e.time));
@@ -179,7 +215,16 @@ impl Dataset {
         let json = json!({ "time": readable_time(time), "timems": time, "eventType": "deviceHistory", "name": entry.name,
             "value": entry.value, "reason": entry.reason, "device": brief(device), "deviceName": name_of(device) });
         self.activity.next_nid += 1;
-        self.activity.events.push(Event { did, time, kind: Kind::History, peer: None, port: 0, bytes_out: 0, bytes_in: 0, json });
+        self.activity.events.push(Event {
+            did,
+            time,
+            kind: Kind::History,
+            peer: None,
+            port: 0,
+            bytes_out: 0,
+            bytes_in: 0,
+            json,
+        });
     }
 
     /// Seeds history with when each device got its generated tags.

@@ -150,7 +150,6 @@ fn breaches_of_device(data: &Dataset, device: usize) -> Vec<usize> {
     (0..data.breaches.len()).filter(|&b| data.breaches[b].device == device).collect()
 }
 
-
 /// Seeds incidents on the dataset's breaches. `now` is the simulated clock at start, in ms.
 pub(crate) fn generate(rng: &mut Rng, data: &Dataset, now: i64) -> AiAnalyst {
     let mut ai = AiAnalyst { rng: Some(Rng::new(rng.next_u64())), ..AiAnalyst::default() };
@@ -469,7 +468,12 @@ impl Dataset {
             activity,
             comments: Vec::new(),
         });
-        self.ai_analyst.groups.push(IncidentGroup { id: format!("g{id}"), events: vec![event], score: 50.0, active: true });
+        self.ai_analyst.groups.push(IncidentGroup {
+            id: format!("g{id}"),
+            events: vec![event],
+            score: 50.0,
+            active: true,
+        });
         self.ai_analyst.investigations[i].result = Some(event);
     }
 }

@@ -76,8 +76,9 @@ impl Dataset {
         let source = b.device;
         let source_device = self.details_device(source);
         let source_ip = self.devices[source].ip.clone().unwrap_or_default();
-        let internal: Vec<usize> =
-            (0..self.devices.len()).filter(|&d| d != source && !self.devices[d].is_saas() && self.devices[d].ip.is_some()).collect();
+        let internal: Vec<usize> = (0..self.devices.len())
+            .filter(|&d| d != source && !self.devices[d].is_saas() && self.devices[d].ip.is_some())
+            .collect();
         let n = rng.range(3, 12);
         let start = b.time - rng.range(2, 10) * MINUTE_MS;
         let mut times: Vec<i64> = (0..n).map(|_| rng.range(start, b.creation_time.max(start))).collect();

@@ -81,21 +81,11 @@ const fn filter(
     argument: Option<&'static str>,
     trigger: Trigger,
 ) -> Filter {
-    Filter {
-        filter_type,
-        comparator,
-        argument,
-        trigger,
-    }
+    Filter { filter_type, comparator, argument, trigger }
 }
 
 const fn display(filter_type: &'static str, trigger: Trigger) -> Filter {
-    Filter {
-        filter_type,
-        comparator: "display",
-        argument: None,
-        trigger,
-    }
+    Filter { filter_type, comparator: "display", argument: None, trigger }
 }
 
 // The catalogue reads best as a table, one filter per line, so rustfmt leaves it alone.
@@ -273,9 +263,7 @@ impl Component {
                     logic_ids.push(id.clone());
                     id
                 };
-                let arguments = f
-                    .argument
-                    .map_or_else(|| json!({}), |a| json!({ "value": argument_value(a) }));
+                let arguments = f.argument.map_or_else(|| json!({}), |a| json!({ "value": argument_value(a) }));
                 json!({ "id": id, "cfid": cfid, "cid": self.cid, "chid": self.chid, "filtertype": f.filter_type,
                     "comparator": f.comparator, "arguments": arguments })
             })
@@ -306,18 +294,12 @@ impl Component {
                     logic_ids.push(id.clone());
                     id
                 };
-                let arguments = f
-                    .argument
-                    .map_or_else(|| json!({}), |a| json!({ "value": argument_value(a) }));
+                let arguments = f.argument.map_or_else(|| json!({}), |a| json!({ "value": argument_value(a) }));
                 json!({ "cfid": cfid, "id": id, "filterType": f.filter_type, "arguments": arguments,
                     "comparatorType": f.comparator, "trigger": { "value": trigger_value(rng, f) } })
             })
             .collect();
-        let size = if spec.threshold > 0 {
-            spec.threshold + rng.range(1, 40) as u64
-        } else {
-            1
-        };
+        let size = if spec.threshold > 0 { spec.threshold + rng.range(1, 40) as u64 } else { 1 };
         json!({
             "time": time, "cbid": cbid, "cid": self.cid, "chid": self.chid, "size": size,
             "threshold": spec.threshold, "interval": spec.interval,
@@ -330,9 +312,7 @@ impl Component {
 
 /// Numeric arguments are JSON numbers on the appliance, everything else a string.
 fn argument_value(argument: &str) -> Value {
-    argument
-        .parse::<i64>()
-        .map_or_else(|_| json!(argument), |n| json!(n))
+    argument.parse::<i64>().map_or_else(|_| json!(argument), |n| json!(n))
 }
 
 /// Trigger values are strings, as the appliance reports them even for numeric filters.
@@ -368,9 +348,7 @@ fn and_chain(ids: &[String]) -> Value {
 /// Attack-phase tags for models built from a kind, as model authors tag them.
 pub(crate) fn attack_phase(kind: Kind) -> &'static str {
     match kind {
-        Kind::Beacon | Kind::WatchedDomain | Kind::SelfSignedTls | Kind::Tor | Kind::DnsVolume => {
-            "AP: C2 Comms"
-        }
+        Kind::Beacon | Kind::WatchedDomain | Kind::SelfSignedTls | Kind::Tor | Kind::DnsVolume => "AP: C2 Comms",
         Kind::DataTransfer | Kind::SaasDownloads | Kind::InternalTransfer => "AP: Exfiltration",
         Kind::Rdp | Kind::SmbRewrites | Kind::Ssh => "AP: Lateral Movement",
         Kind::PortScan | Kind::AuthFailures => "AP: Reconnaissance",

@@ -105,11 +105,8 @@ impl Device {
             d["priority"] = json!(self.priority);
         }
         if !self.credentials.is_empty() {
-            let credentials: Vec<Value> = self
-                .credentials
-                .iter()
-                .map(|c| json!({ "credential": c, "lastSeen": self.last_seen }))
-                .collect();
+            let credentials: Vec<Value> =
+                self.credentials.iter().map(|c| json!({ "credential": c, "lastSeen": self.last_seen })).collect();
             d["credentials"] = json!(credentials);
         }
         if include_tags {
@@ -151,11 +148,7 @@ struct Profile {
 
 const APPLE: &str = "Apple, Inc.";
 const WINDOWS: &[&str] = &["Windows 10 or 11", "Windows 11"];
-const PC_VENDORS: &[&str] = &[
-    "Dell Inc.",
-    "HP Inc.",
-    "LCFC(HeFei) Electronics Technology co., ltd",
-];
+const PC_VENDORS: &[&str] = &["Dell Inc.", "HP Inc.", "LCFC(HeFei) Electronics Technology co., ltd"];
 const SERVER_VENDORS: &[&str] = &["VMware, Inc.", "Super Micro Computer, Inc."];
 
 // One row per kind of device, so rustfmt leaves the table alone.
@@ -227,14 +220,7 @@ pub(crate) const USERS: &[&str] = &[
     "p.novak",
 ];
 
-const LABELS: &[&str] = &[
-    "Build agent",
-    "Reception PC",
-    "Jump host",
-    "Backup target",
-    "Kiosk",
-    "Test bench",
-];
+const LABELS: &[&str] = &["Build agent", "Reception PC", "Jump host", "Backup target", "Kiosk", "Test bench"];
 
 /// SaaS accounts the appliance watches: module name and subnet id (SaaS subnets are negative).
 const SAAS: &[(&str, i64)] = &[("Office365", -9), ("Salesforce", -11)];
@@ -259,14 +245,7 @@ pub(crate) fn generate(rng: &mut Rng, now: i64) -> Vec<Device> {
                     h
                 }
             };
-            devices.push(network_device(
-                rng,
-                profile,
-                n,
-                did,
-                format!("{base}.{host}"),
-                now,
-            ));
+            devices.push(network_device(rng, profile, n, did, format!("{base}.{host}"), now));
         }
     }
     for (module, sid) in SAAS {
@@ -296,9 +275,7 @@ pub(crate) fn generate(rng: &mut Rng, now: i64) -> Vec<Device> {
 }
 
 fn network_device(rng: &mut Rng, p: &Profile, n: usize, did: u64, ip: String, now: i64) -> Device {
-    let hostname = p
-        .hostname
-        .map(|(pattern, width)| pattern.replace('#', &format!("{n:0width$}")));
+    let hostname = p.hostname.map(|(pattern, width)| pattern.replace('#', &format!("{n:0width$}")));
     // Most devices were active recently; some were away for days, a few long enough to fall
     // outside the default seven-day `/devices` window.
     let last_seen = if p.always_on || rng.chance(0.75) {
@@ -323,17 +300,8 @@ fn network_device(rng: &mut Rng, p: &Profile, n: usize, did: u64, ip: String, no
     let os = (!p.os.is_empty()).then(|| *rng.pick(p.os));
     // Apple's systems run on Apple hardware and nothing else does, on this network at least.
     let apple_os = matches!(os, Some("macOS" | "iOS"));
-    let vendors: Vec<&str> = p
-        .vendors
-        .iter()
-        .copied()
-        .filter(|v| (*v == APPLE) == apple_os)
-        .collect();
-    let vendor = if vendors.is_empty() {
-        *rng.pick(p.vendors)
-    } else {
-        *rng.pick(&vendors)
-    };
+    let vendors: Vec<&str> = p.vendors.iter().copied().filter(|v| (*v == APPLE) == apple_os).collect();
+    let vendor = if vendors.is_empty() { *rng.pick(p.vendors) } else { *rng.pick(&vendors) };
     Device {
         did,
         sid: p.subnet.0,
@@ -351,11 +319,7 @@ fn network_device(rng: &mut Rng, p: &Profile, n: usize, did: u64, ip: String, no
         applied_tags: tags.iter().map(|&i| tag_json(&TAGS[i])).collect(),
         tags,
         previous_ips,
-        credentials: if p.personal {
-            vec![rng.pick(USERS).to_string()]
-        } else {
-            Vec::new()
-        },
+        credentials: if p.personal { vec![rng.pick(USERS).to_string()] } else { Vec::new() },
     }
 }
 
@@ -367,9 +331,5 @@ fn tag_index(name: &str) -> Option<usize> {
 fn mac(rng: &mut Rng) -> String {
     let bytes = rng.next_u64().to_be_bytes();
     let first = bytes[0] & 0b1111_1100;
-    std::iter::once(first)
-        .chain(bytes[1..6].iter().copied())
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
+    std::iter::once(first).chain(bytes[1..6].iter().copied()).map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
 }

@@ -21,12 +21,7 @@ const LOG_MS: i64 = 2 * DAY_MS;
 const LOG_RECORDS: usize = 480;
 
 /// Names almost every device contacts: the common services of the simulated company.
-const POPULAR_HOSTS: &[&str] = &[
-    "www.example.com",
-    "login.example.com",
-    "mail.example.net",
-    "updates.example.org",
-];
+const POPULAR_HOSTS: &[&str] = &["www.example.com", "login.example.com", "mail.example.net", "updates.example.org"];
 
 /// Rare names that look machine-generated (domain generation algorithms).
 const DGA_LIKE: &[&str] = &["a83f1c0e9b2d.example.org", "x9q2.dyn.example.net"];
@@ -95,18 +90,12 @@ const SUBNET_LABELS: &[(i64, &str)] = &[
 
 /// Generates the enrichment data for `devices`. `now` is the simulated clock at start, in ms.
 pub(crate) fn generate(rng: &mut Rng, devices: &[Device], now: i64) -> Metadata {
-    let network: Vec<usize> = (0..devices.len())
-        .filter(|&i| !devices[i].is_saas() && devices[i].ip.is_some())
-        .collect();
+    let network: Vec<usize> =
+        (0..devices.len()).filter(|&i| !devices[i].is_saas() && devices[i].ip.is_some()).collect();
     let endpoints = endpoints(rng, &network, now);
     let subnets = subnets(rng, devices, now);
     let records = records(rng, devices, &network, &endpoints, now);
-    Metadata {
-        endpoints,
-        subnets,
-        records,
-        searches: Vec::new(),
-    }
+    Metadata { endpoints, subnets, records, searches: Vec::new() }
 }
 
 fn endpoints(rng: &mut Rng, network: &[usize], now: i64) -> Vec<Endpoint> {
@@ -116,20 +105,11 @@ fn endpoints(rng: &mut Rng, network: &[usize], now: i64) -> Vec<Endpoint> {
             .map(|_| {
                 next_ip += rng.range(1, 9);
                 let net = rng.pick(&["192.0.2", "198.51.100", "203.0.113"]);
-                (
-                    format!("{net}.{}", next_ip % 250 + 2),
-                    rng.index(PLACES.len()),
-                )
+                (format!("{net}.{}", next_ip % 250 + 2), rng.index(PLACES.len()))
             })
             .collect();
-        let how_many = if popular {
-            rng.range(12, 30)
-        } else {
-            rng.range(1, 5)
-        } as usize;
-        let mut devices: Vec<usize> = (0..how_many.min(network.len()))
-            .map(|_| *rng.pick(network))
-            .collect();
+        let how_many = if popular { rng.range(12, 30) } else { rng.range(1, 5) } as usize;
+        let mut devices: Vec<usize> = (0..how_many.min(network.len())).map(|_| *rng.pick(network)).collect();
         devices.sort_unstable();
         devices.dedup();
         Endpoint {
@@ -140,23 +120,12 @@ fn endpoints(rng: &mut Rng, network: &[usize], now: i64) -> Vec<Endpoint> {
             } else {
                 now - rng.range(2, 20 * 24) * HOUR_MS
             },
-            rarity: if popular {
-                rng.range(0, 15) as u32
-            } else {
-                rng.range(88, 100) as u32
-            },
-            dga_score: if DGA_LIKE.contains(&hostname) {
-                rng.range(70, 96) as u32
-            } else {
-                rng.range(0, 8) as u32
-            },
+            rarity: if popular { rng.range(0, 15) as u32 } else { rng.range(88, 100) as u32 },
+            dga_score: if DGA_LIKE.contains(&hostname) { rng.range(70, 96) as u32 } else { rng.range(0, 8) as u32 },
             devices,
         }
     };
-    let mut all: Vec<Endpoint> = POPULAR_HOSTS
-        .iter()
-        .map(|h| endpoint(rng, h, true))
-        .collect();
+    let mut all: Vec<Endpoint> = POPULAR_HOSTS.iter().map(|h| endpoint(rng, h, true)).collect();
     all.extend(RARE_HOSTS.iter().map(|h| endpoint(rng, h, false)));
     all
 }
@@ -203,19 +172,11 @@ fn subnets(rng: &mut Rng, devices: &[Device], now: i64) -> Vec<Subnet> {
 
 /// The connection log: DNS lookups, TLS and HTTP sessions and plain connections from network
 /// devices to the external endpoints, newest first, as Advanced Search stores them.
-fn records(
-    rng: &mut Rng,
-    devices: &[Device],
-    network: &[usize],
-    endpoints: &[Endpoint],
-    now: i64,
-) -> Vec<Value> {
+fn records(rng: &mut Rng, devices: &[Device], network: &[usize], endpoints: &[Endpoint], now: i64) -> Vec<Value> {
     if network.is_empty() || endpoints.is_empty() {
         return Vec::new();
     }
-    let mut times: Vec<i64> = (0..LOG_RECORDS)
-        .map(|_| now - MINUTE_MS / 2 - rng.range(0, LOG_MS))
-        .collect();
+    let mut times: Vec<i64> = (0..LOG_RECORDS).map(|_| now - MINUTE_MS / 2 - rng.range(0, LOG_MS)).collect();
     times.sort_unstable_by(|a, b| b.cmp(a));
     times
         .into_iter()
@@ -284,8 +245,7 @@ fn records(
 
 /// ISO 8601 UTC with milliseconds, as Kibana writes `@timestamp`.
 pub(crate) fn iso(ms: i64) -> String {
-    let format =
-        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
         .and_then(|t| t.format(format).ok())
@@ -299,10 +259,8 @@ impl Endpoint {
             .iter()
             .filter_map(|(ip, place)| {
                 let (country, code, city, latitude, longitude) = PLACES.get(*place)?;
-                Some(
-                    json!({ "ip": ip, "country": country, "countrycode": code, "city": city,
-                    "latitude": latitude, "longitude": longitude }),
-                )
+                Some(json!({ "ip": ip, "country": country, "countrycode": code, "city": city,
+                    "latitude": latitude, "longitude": longitude }))
             })
             .collect()
     }
@@ -335,10 +293,7 @@ pub(crate) fn enums(devices: &[Device]) -> Value {
         .enumerate()
         .map(|(i, (name, label))| json!({ "id": i + 1, "name": name, "label": label }))
         .collect();
-    let countries: Vec<Value> = PLACES
-        .iter()
-        .map(|(name, code, ..)| json!({ "code": code, "name": name }))
-        .collect();
+    let countries: Vec<Value> = PLACES.iter().map(|(name, code, ..)| json!({ "code": code, "name": name })).collect();
     json!({
         "countries": countries,
         "sourcedevicetypes": device_types,
@@ -362,37 +317,15 @@ mod tests {
     fn enrichment_is_linked_to_the_generated_devices() {
         let d = Dataset::generate(42, 50, NOW);
         let m = &d.metadata;
-        assert!(
-            m.endpoints
-                .iter()
-                .all(|e| !e.ips.is_empty() && e.devices.iter().all(|&i| i < d.devices.len()))
-        );
-        assert!(
-            m.endpoints.iter().any(|e| e.dga_score >= 70)
-                && m.endpoints.iter().any(|e| e.rarity <= 15)
-        );
-        assert!(
-            m.subnets
-                .iter()
-                .any(|s| s.excluded && s.last_traffic < NOW - 30 * DAY_MS)
-        );
+        assert!(m.endpoints.iter().all(|e| !e.ips.is_empty() && e.devices.iter().all(|&i| i < d.devices.len())));
+        assert!(m.endpoints.iter().any(|e| e.dga_score >= 70) && m.endpoints.iter().any(|e| e.rarity <= 15));
+        assert!(m.subnets.iter().any(|s| s.excluded && s.last_traffic < NOW - 30 * DAY_MS));
         for s in &m.subnets {
-            assert!(
-                s.excluded || d.devices.iter().any(|x| x.sid == s.sid),
-                "subnet {} has devices",
-                s.sid
-            );
+            assert!(s.excluded || d.devices.iter().any(|x| x.sid == s.sid), "subnet {} has devices", s.sid);
         }
         assert_eq!(m.records.len(), LOG_RECORDS);
-        let times: Vec<&str> = m
-            .records
-            .iter()
-            .filter_map(|r| r["@timestamp"].as_str())
-            .collect();
+        let times: Vec<&str> = m.records.iter().filter_map(|r| r["@timestamp"].as_str()).collect();
         assert!(times.windows(2).all(|w| w[0] >= w[1]), "newest first");
-        assert!(m.records.iter().all(|r| {
-            d.device(r["@fields"]["sdid"].as_u64().unwrap_or(0))
-                .is_some()
-        }));
+        assert!(m.records.iter().all(|r| { d.device(r["@fields"]["sdid"].as_u64().unwrap_or(0)).is_some() }));
     }
 }

@@ -153,18 +153,12 @@ impl Dataset {
 
     /// The breach with id `pbid`.
     pub(crate) fn breach(&self, pbid: u64) -> Option<&Breach> {
-        self.breaches
-            .binary_search_by_key(&pbid, |b| b.pbid)
-            .ok()
-            .map(|i| &self.breaches[i])
+        self.breaches.binary_search_by_key(&pbid, |b| b.pbid).ok().map(|i| &self.breaches[i])
     }
 
     /// The breach with id `pbid`, to change it.
     pub(crate) fn breach_mut(&mut self, pbid: u64) -> Option<&mut Breach> {
-        self.breaches
-            .binary_search_by_key(&pbid, |b| b.pbid)
-            .ok()
-            .map(|i| &mut self.breaches[i])
+        self.breaches.binary_search_by_key(&pbid, |b| b.pbid).ok().map(|i| &mut self.breaches[i])
     }
 
     /// The device with id `did`.
@@ -176,18 +170,11 @@ impl Dataset {
     pub(crate) fn render(&self, breach: &Breach, shape: Shape) -> Value {
         let model = &self.models[breach.model];
         let trim = |m: &Value| {
-            if shape.minimal {
-                models::minimal(m)
-            } else {
-                m.clone()
-            }
+            if shape.minimal { models::minimal(m) } else { m.clone() }
         };
         let then = trim(model.then(breach.creation_time));
-        let model_json = if shape.historic_model_only {
-            then
-        } else {
-            json!({ "then": then, "now": trim(model.now()) })
-        };
+        let model_json =
+            if shape.historic_model_only { then } else { json!({ "then": then, "now": trim(model.now()) }) };
         let device = self.devices[breach.device].to_json(false);
         let components: Vec<Value> = if shape.minimal {
             Vec::new()
@@ -241,29 +228,18 @@ const REMARKS: &[&str] = &[
     "Ticket raised with the network team.",
 ];
 
-fn generate_breaches(
-    rng: &mut Rng,
-    models: &[Model],
-    devices: &[Device],
-    n: usize,
-    now: i64,
-) -> Vec<Breach> {
+fn generate_breaches(rng: &mut Rng, models: &[Model], devices: &[Device], n: usize, now: i64) -> Vec<Breach> {
     // Alerts cluster towards the present (density grows as the exponent rises), so the most
     // recent day is well populated even with few breaches.
-    let mut creations: Vec<i64> = (0..n)
-        .map(|_| now - MINUTE_MS - (HISTORY_MS as f64 * rng.unit().powf(1.5)) as i64)
-        .collect();
+    let mut creations: Vec<i64> =
+        (0..n).map(|_| now - MINUTE_MS - (HISTORY_MS as f64 * rng.unit().powf(1.5)) as i64).collect();
     creations.sort_unstable();
     // Several alerts from one event can share a creation millisecond; a poller whose cursor is
     // "the last creationTime seen" must not skip the second one. One such group is recent.
     if n >= 20 {
         let last = n as i64 - 3;
         let recent = rng.range(((n - n / 8) as i64).min(last), last) as usize;
-        for start in [
-            recent,
-            rng.range(1, last) as usize,
-            rng.range(1, last) as usize,
-        ] {
+        for start in [recent, rng.range(1, last) as usize, rng.range(1, last) as usize] {
             creations[start + 1] = creations[start];
             if rng.chance(0.5) {
                 creations[start + 2] = creations[start];
@@ -284,22 +260,11 @@ fn generate_breaches(
             })
             .collect()
     };
-    let pools = [
-        pool(Target::Network),
-        pool(Target::Saas),
-        pool(Target::Infrastructure),
-    ];
-    let unnamed: Vec<usize> = (0..devices.len())
-        .filter(|&i| devices[i].hostname.is_none())
-        .collect();
-    let network_models: Vec<usize> = (0..models.len())
-        .filter(|&m| models[m].target() == Target::Network)
-        .collect();
+    let pools = [pool(Target::Network), pool(Target::Saas), pool(Target::Infrastructure)];
+    let unnamed: Vec<usize> = (0..devices.len()).filter(|&i| devices[i].hostname.is_none()).collect();
+    let network_models: Vec<usize> = (0..models.len()).filter(|&m| models[m].target() == Target::Network).collect();
     // Rarer the more severe, as on a real network.
-    let weights: Vec<u64> = models
-        .iter()
-        .map(|m| 6 - u64::from(m.priority.min(5)))
-        .collect();
+    let weights: Vec<u64> = models.iter().map(|m| 6 - u64::from(m.priority.min(5))).collect();
     let forced_unnamed = n / 2;
 
     let mut pbid = 10_000 + rng.range(0, 40) as u64;
@@ -308,11 +273,7 @@ fn generate_breaches(
     for (i, creation) in creations.into_iter().enumerate() {
         pbid += rng.range(1, 3) as u64;
         let late = rng.chance(0.1);
-        let delay = if late {
-            rng.range(60, 20 * 60) * MINUTE_MS
-        } else {
-            rng.range(2, 600) * 1000
-        };
+        let delay = if late { rng.range(60, 20 * 60) * MINUTE_MS } else { rng.range(2, 600) * 1000 };
         let time = creation - delay;
         let (model, device) = if i == forced_unnamed && !unnamed.is_empty() {
             // At least one alert on a device known only by its address, so consumers meet a
@@ -325,16 +286,8 @@ fn generate_breaches(
                 Target::Saas => &pools[1],
                 Target::Infrastructure => &pools[2],
             };
-            let active: Vec<usize> = candidates
-                .iter()
-                .copied()
-                .filter(|&d| devices[d].last_seen >= time)
-                .collect();
-            let from = if active.is_empty() {
-                candidates
-            } else {
-                &active
-            };
+            let active: Vec<usize> = candidates.iter().copied().filter(|&d| devices[d].last_seen >= time).collect();
+            let from = if active.is_empty() { candidates } else { &active };
             (model, *rng.pick(from))
         };
         let components = models[model]
@@ -343,11 +296,7 @@ fn generate_breaches(
             .enumerate()
             .map(|(k, c)| {
                 cbid += rng.range(1, 3) as u64;
-                let at = if k == 0 {
-                    time
-                } else {
-                    rng.range(time, creation)
-                };
+                let at = if k == 0 { time } else { rng.range(time, creation) };
                 c.triggered(rng, cbid, at)
             })
             .collect();
@@ -416,11 +365,7 @@ mod tests {
         let a = Dataset::generate(42, 300, NOW);
         let b = Dataset::generate(42, 300, NOW);
         let render = |d: &Dataset| -> Vec<Value> {
-            let shape = Shape {
-                minimal: false,
-                device_at_top: true,
-                historic_model_only: false,
-            };
+            let shape = Shape { minimal: false, device_at_top: true, historic_model_only: false };
             d.breaches.iter().map(|b| d.render(b, shape)).collect()
         };
         assert_eq!(render(&a), render(&b));
@@ -433,52 +378,19 @@ mod tests {
         assert!((55..=65).contains(&d.devices.len()));
         assert!(d.models.len() >= 30);
         assert_eq!(d.breaches.len(), 300);
-        assert!(d.devices.iter().any(|x| {
-            x.is_saas()
-                && x.hostname
-                    .as_deref()
-                    .is_some_and(|h| h.starts_with("SaaS::"))
-        }));
         assert!(
-            d.breaches
-                .iter()
-                .any(|b| d.devices[b.device].hostname.is_none()),
-            "a breach without hostname"
+            d.devices.iter().any(|x| { x.is_saas() && x.hostname.as_deref().is_some_and(|h| h.starts_with("SaaS::")) })
         );
-        let same_creation = d
-            .breaches
-            .windows(2)
-            .filter(|w| w[0].creation_time == w[1].creation_time)
-            .count();
-        assert!(
-            same_creation >= 3,
-            "breaches sharing a creationTime: {same_creation}"
-        );
-        assert!(
-            d.breaches
-                .iter()
-                .any(|b| b.creation_time - b.time > HOUR_MS),
-            "late-created breaches"
-        );
-        assert!(
-            d.breaches
-                .iter()
-                .all(|b| b.creation_time >= b.time && b.creation_time <= NOW)
-        );
+        assert!(d.breaches.iter().any(|b| d.devices[b.device].hostname.is_none()), "a breach without hostname");
+        let same_creation = d.breaches.windows(2).filter(|w| w[0].creation_time == w[1].creation_time).count();
+        assert!(same_creation >= 3, "breaches sharing a creationTime: {same_creation}");
+        assert!(d.breaches.iter().any(|b| b.creation_time - b.time > HOUR_MS), "late-created breaches");
+        assert!(d.breaches.iter().all(|b| b.creation_time >= b.time && b.creation_time <= NOW));
         assert!(d.breaches.iter().all(|b| (0.0..=1.0).contains(&b.score)));
-        assert!(
-            d.breaches
-                .iter()
-                .filter(|b| b.creation_time > NOW - DAY_MS)
-                .count()
-                >= 20
-        );
+        assert!(d.breaches.iter().filter(|b| b.creation_time > NOW - DAY_MS).count() >= 20);
         assert!(d.breaches.windows(2).all(|w| w[0].pbid < w[1].pbid));
         let acknowledged = d.breaches.iter().filter(|b| b.acknowledged).count();
-        assert!(
-            (30..=90).contains(&acknowledged),
-            "acknowledged: {acknowledged}"
-        );
+        assert!((30..=90).contains(&acknowledged), "acknowledged: {acknowledged}");
         let commented = d.breaches.iter().filter(|b| !b.comments.is_empty()).count();
         assert!((60..=120).contains(&commented), "commented: {commented}");
     }
@@ -494,23 +406,12 @@ mod tests {
     fn minimal_shape_trims_model_logic_and_components() {
         let d = Dataset::generate(42, 50, NOW);
         let b = &d.breaches[0];
-        let shape = Shape {
-            minimal: true,
-            device_at_top: true,
-            historic_model_only: true,
-        };
+        let shape = Shape { minimal: true, device_at_top: true, historic_model_only: true };
         let v = d.render(b, shape);
         assert!(v["model"].get("logic").is_none() && v["model"].get("description").is_none());
         assert!(v["model"]["name"].is_string());
         assert_eq!(v["triggeredComponents"], json!([]));
-        let full = d.render(
-            b,
-            Shape {
-                minimal: false,
-                device_at_top: false,
-                historic_model_only: false,
-            },
-        );
+        let full = d.render(b, Shape { minimal: false, device_at_top: false, historic_model_only: false });
         assert!(full["model"]["then"]["logic"].is_object());
         assert!(full.get("device").is_none());
         assert!(full["triggeredComponents"][0]["device"]["did"].is_u64());

@@ -16,34 +16,12 @@ struct Definition {
     description: &'static str,
 }
 
-const fn def(
-    name: &'static str,
-    priority: u8,
-    kinds: &'static [Kind],
-    description: &'static str,
-) -> Definition {
-    Definition {
-        name,
-        priority,
-        compliance: false,
-        kinds,
-        description,
-    }
+const fn def(name: &'static str, priority: u8, kinds: &'static [Kind], description: &'static str) -> Definition {
+    Definition { name, priority, compliance: false, kinds, description }
 }
 
-const fn compliance(
-    name: &'static str,
-    priority: u8,
-    kinds: &'static [Kind],
-    description: &'static str,
-) -> Definition {
-    Definition {
-        name,
-        priority,
-        compliance: true,
-        kinds,
-        description,
-    }
+const fn compliance(name: &'static str, priority: u8, kinds: &'static [Kind], description: &'static str) -> Definition {
+    Definition { name, priority, compliance: true, kinds, description }
 }
 
 use Kind::*;
@@ -191,12 +169,7 @@ pub(crate) fn generate(rng: &mut Rng, now: i64) -> Vec<Model> {
                 .iter()
                 .map(|&kind| {
                     cid += rng.range(1, 5) as u64;
-                    let component = Component {
-                        cid,
-                        chid: cid + 1700,
-                        kind,
-                        first_cfid: cfid,
-                    };
+                    let component = Component { cid, chid: cid + 1700, kind, first_cfid: cfid };
                     cfid += component.filter_count() + rng.range(0, 3) as u64;
                     component
                 })
@@ -210,47 +183,17 @@ pub(crate) fn generate(rng: &mut Rng, now: i64) -> Vec<Model> {
             let previous = rng.chance(0.25).then(|| {
                 let edited = now - rng.range(12, 13 * 24) * HOUR_MS;
                 let old_modified = edited - rng.range(30, 200) * DAY_MS;
-                let old = object(
-                    d,
-                    pid,
-                    phid,
-                    &uuid,
-                    version,
-                    old_modified,
-                    &components,
-                    None,
-                    false,
-                );
+                let old = object(d, pid, phid, &uuid, version, old_modified, &components, None, false);
                 phid += rng.range(1, 5) as u64;
                 (old, edited)
             });
-            let modified = previous
-                .as_ref()
-                .map_or_else(|| created + rng.range(1, 150) * DAY_MS, |(_, e)| *e);
-            let message = previous
-                .as_ref()
-                .map(|_| *rng.pick(&["Tuned thresholds", "Reduced false positives", "Added tag"]));
+            let modified = previous.as_ref().map_or_else(|| created + rng.range(1, 150) * DAY_MS, |(_, e)| *e);
+            let message =
+                previous.as_ref().map(|_| *rng.pick(&["Tuned thresholds", "Reduced false positives", "Added tag"]));
             let edited_version = version + i64::from(previous.is_some());
-            let now_json = object(
-                d,
-                pid,
-                phid,
-                &uuid,
-                edited_version,
-                modified,
-                &components,
-                message,
-                previous.is_some(),
-            );
-            Model {
-                pid,
-                uuid,
-                name: d.name,
-                priority: d.priority,
-                components,
-                now: now_json,
-                previous,
-            }
+            let now_json =
+                object(d, pid, phid, &uuid, edited_version, modified, &components, message, previous.is_some());
+            Model { pid, uuid, name: d.name, priority: d.priority, components, now: now_json, previous }
         })
         .collect()
 }
@@ -277,17 +220,10 @@ fn object(
     let logic = if components.len() == 1 {
         json!({ "data": [components[0].cid], "type": "componentList", "version": 1 })
     } else {
-        let data: Vec<Value> = components
-            .iter()
-            .map(|c| json!({ "cid": c.cid, "weight": 1 }))
-            .collect();
+        let data: Vec<Value> = components.iter().map(|c| json!({ "cid": c.cid, "weight": 1 })).collect();
         json!({ "data": data, "targetScore": 1, "type": "weightedComponentList", "version": 1 })
     };
-    let mut tags: Vec<&str> = components
-        .iter()
-        .map(|c| attack_phase(c.kind))
-        .filter(|t| !t.is_empty())
-        .collect();
+    let mut tags: Vec<&str> = components.iter().map(|c| attack_phase(c.kind)).filter(|t| !t.is_empty()).collect();
     tags.dedup();
     if edited {
         tags.push("Reviewed");
@@ -297,11 +233,7 @@ fn object(
     } else {
         json!({})
     };
-    let editor = if edited {
-        json!({ "by": "soc.lead", "userID": 12 })
-    } else {
-        json!({ "by": "System" })
-    };
+    let editor = if edited { json!({ "by": "soc.lead", "userID": 12 }) } else { json!({ "by": "System" }) };
     let mut model = json!({
         "name": d.name, "pid": pid, "phid": phid, "uuid": uuid, "logic": logic,
         "throttle": if d.priority >= 4 { 3600 } else { 86400 },
@@ -321,4 +253,3 @@ fn object(
     }
     model
 }
-

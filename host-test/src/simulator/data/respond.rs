@@ -121,7 +121,8 @@ pub(crate) fn label(action: &str) -> &'static str {
     }
 }
 
-const CLEAR_REASONS: &[&str] = &["Business-critical server, handled by the network team.", "Confirmed benign with the user."];
+const CLEAR_REASONS: &[&str] =
+    &["Business-critical server, handled by the network team.", "Confirmed benign with the user."];
 
 /// Seeds actions from the latest breaches scoring 0.5 or more, spread over the states.
 pub(crate) fn generate(rng: &mut Rng, dataset: &Dataset, now: i64) -> Respond {

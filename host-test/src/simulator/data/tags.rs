@@ -76,7 +76,10 @@ impl TagStore {
 
     /// The definition named `name` (exact, else ignoring ASCII case as the UI does).
     pub(crate) fn find(&self, name: &str) -> Option<&TagDef> {
-        self.defs.iter().find(|d| d.name == name).or_else(|| self.defs.iter().find(|d| d.name.eq_ignore_ascii_case(name)))
+        self.defs
+            .iter()
+            .find(|d| d.name == name)
+            .or_else(|| self.defs.iter().find(|d| d.name.eq_ignore_ascii_case(name)))
     }
 
     fn def(&self, tid: u64) -> Option<&TagDef> {
@@ -136,7 +139,14 @@ impl Dataset {
                 let tid = self.tags.next_tid;
                 self.tags.next_tid += 1;
                 let color = NEW_TAG_COLORS[(tid as usize) % NEW_TAG_COLORS.len()];
-                self.tags.defs.push(TagDef { tid, name: name.to_owned(), color, description: String::new(), restricted: false, auto: false });
+                self.tags.defs.push(TagDef {
+                    tid,
+                    name: name.to_owned(),
+                    color,
+                    description: String::new(),
+                    restricted: false,
+                    auto: false,
+                });
                 tid
             }
         };
@@ -186,8 +196,13 @@ mod tests {
         d.sync_tags(NOW + 61_000);
         assert!(!d.tags.links.iter().any(|l| l.did == did && l.tid == tid));
         assert!(d.device(did).is_some_and(|x| x.tag_names().all(|n| n != "Short Lived")));
-        let reasons: Vec<&str> = d.activity.events.iter().filter(|e| e.did == did && e.json["value"] == "Short Lived")
-            .filter_map(|e| e.json["reason"].as_str()).collect();
+        let reasons: Vec<&str> = d
+            .activity
+            .events
+            .iter()
+            .filter(|e| e.did == did && e.json["value"] == "Short Lived")
+            .filter_map(|e| e.json["reason"].as_str())
+            .collect();
         assert_eq!(reasons, ["API", "Expired"]);
     }
 
@@ -208,7 +223,12 @@ mod tests {
     fn every_network_device_has_connections_and_seeded_tags_have_history() {
         let d = Dataset::generate(42, 50, NOW);
         for device in d.devices.iter().filter(|x| !x.is_saas()) {
-            assert!(d.activity.events.iter().any(|e| e.did == device.did && matches!(e.kind, super::super::activity::Kind::Connection { .. })));
+            assert!(
+                d.activity
+                    .events
+                    .iter()
+                    .any(|e| e.did == device.did && matches!(e.kind, super::super::activity::Kind::Connection { .. }))
+            );
         }
         assert!(d.activity.events.iter().any(|e| e.kind == super::super::activity::Kind::History));
         assert!(d.tags.links.iter().any(|l| l.expiry > NOW), "a seeded tag that expires");

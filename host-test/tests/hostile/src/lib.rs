@@ -12,10 +12,10 @@ mod bindings {
 use std::io::Write as _;
 use std::time::Duration;
 
+use bindings::Stub;
 use bindings::exports::darktrace::connector::generic::Guest;
 use bindings::exports::darktrace::connector::types::{Connection, Error};
 use bindings::wasi::http::{outgoing_handler, types as ht};
-use bindings::Stub;
 
 bindings::export!(Stub with_types_in bindings);
 
@@ -40,7 +40,8 @@ impl Guest for Stub {
             "reach-api" => Ok(format!(r#"{{"http": {:?}}}"#, get(&connection.api_address))),
             // Looks for the host's files and environment; the sandbox gives it none.
             "read-host" => {
-                let file = std::fs::read_to_string("/etc/passwd").map_or_else(|e| format!("refused: {e}"), |_| "read".to_owned());
+                let file = std::fs::read_to_string("/etc/passwd")
+                    .map_or_else(|e| format!("refused: {e}"), |_| "read".to_owned());
                 let dir = std::fs::read_dir("/").map_or_else(|e| format!("refused: {e}"), |_| "listed".to_owned());
                 let env: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
                 Ok(format!(r#"{{"file": {file:?}, "dir": {dir:?}, "env": {env:?}}}"#))
