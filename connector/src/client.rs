@@ -208,7 +208,11 @@ impl<'a> Client<'a> {
                         what(request)
                     )));
                 }
-                error if retryable(&error) && request.is_idempotent() && retries < self.policy.max_retries => {
+                error
+                    if retryable(&error, request.method())
+                        && request.is_idempotent()
+                        && retries < self.policy.max_retries =>
+                {
                     let delay = self.policy.backoff(retries, retry_after(&response, local_now));
                     if waited + delay > self.policy.max_total_wait {
                         return Err(gave_up(
@@ -225,14 +229,16 @@ impl<'a> Client<'a> {
                     waited += delay;
                     retries += 1;
                 }
-                error if retryable(&error) && !request.is_idempotent() => {
+                error if retryable(&error, request.method()) && !request.is_idempotent() => {
                     return Err(gave_up(
                         error,
                         attempts,
                         "not retried: this request is not idempotent and a retry could apply it twice",
                     ));
                 }
-                error if retryable(&error) => return Err(gave_up(error, attempts, "no retries left")),
+                error if retryable(&error, request.method()) => {
+                    return Err(gave_up(error, attempts, "no retries left"));
+                }
                 error => return Err(error),
             }
         }
@@ -245,11 +251,15 @@ fn what(request: &ApiRequest) -> String {
 }
 
 /// The answers worth another attempt: the appliance (or a proxy in front of it) was busy or
-/// briefly failing. Other statuses would fail the same way again.
-fn retryable(error: &Error) -> bool {
+/// briefly failing. Other statuses would fail the same way again. A 502 to a write is not
+/// retried: the appliance behind the gateway may have applied it (a real 7.1.0 appliance's
+/// gateway answered 502 to every DELETE that applied, `api-inventory.md`), so the write's
+/// outcome is read back instead (`actions::send_write`).
+fn retryable(error: &Error, method: Method) -> bool {
     match error {
         Error::RateLimited { .. } => true,
-        Error::Upstream { status, .. } => matches!(status, 500 | 502 | 503),
+        Error::Upstream { status: 502, .. } => method == Method::Get,
+        Error::Upstream { status, .. } => matches!(status, 500 | 503),
         _ => false,
     }
 }
@@ -684,6 +694,18 @@ mod tests {
         let err = out.unwrap_err();
         assert_eq!((err.case(), sent.len(), waits.len()), ("rate-limited", 1, 0));
         assert!(err.message().contains("retry budget"), "{err}");
+    }
+
+    #[test]
+    fn a_write_answered_502_by_a_gateway_is_not_sent_again() {
+        for request in [
+            ApiRequest::new(Method::Delete, "/tags/entities").param("did", 1).param("tag", "x"),
+            ApiRequest::post_json("/modelbreaches/1/acknowledge", &serde_json::json!({"acknowledge": true}))
+                .idempotent(true),
+        ] {
+            let (out, sent, waits) = drive(request, vec![wire(502, &[], "bad gateway"), wire(200, &[], "{}")]);
+            assert_eq!((out.unwrap_err().case(), sent.len(), waits.len()), ("upstream", 1, 0));
+        }
     }
 
     #[test]

@@ -39,6 +39,12 @@ pub enum Error {
     },
     /// A 2xx answer that is not the expected JSON.
     UnexpectedResponse(String),
+    /// The answer is larger than the connector or the host reads: the appliance answered, so
+    /// this is not [`Error::Transport`]; a narrower request will do.
+    ResponseTooLarge(String),
+    /// The appliance refused an action the item does not support (a manual RESPOND `pol`,
+    /// `gpol` or `quarantineOutgoing` on a client sensor device); nothing changed.
+    Unsupported(String),
     /// Anything else.
     Other(String),
 }
@@ -61,6 +67,8 @@ impl Error {
             Error::Timeout(_) => "timeout",
             Error::Upstream { .. } => "upstream",
             Error::UnexpectedResponse(_) => "unexpected-response",
+            Error::ResponseTooLarge(_) => "response-too-large",
+            Error::Unsupported(_) => "unsupported",
             Error::Other(_) => "other",
         }
     }
@@ -77,6 +85,8 @@ impl Error {
             | Error::Transport(m)
             | Error::Timeout(m)
             | Error::UnexpectedResponse(m)
+            | Error::ResponseTooLarge(m)
+            | Error::Unsupported(m)
             | Error::Other(m) => m,
             Error::RateLimited { message, .. } | Error::Upstream { message, .. } => message,
         }

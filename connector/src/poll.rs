@@ -19,6 +19,17 @@ use crate::error::{Error, Result};
 /// Version of the state format.
 const STATE_VERSION: u32 = 1;
 
+/// The largest state text a poll returns. The connector takes a state back up to
+/// [`MAX_STATE_INPUT_BYTES`]; platforms store it per poller, so it is kept well below that: a
+/// burst of more alerts than fit inside one overlap window raises the window's floor instead
+/// (see [`PollState::floor`]).
+pub const MAX_STATE_BYTES: usize = 60 * 1024;
+
+/// The largest state text the connector takes back (the `state` input's own limit, above the
+/// 64 KiB other strings get): room for [`MAX_STATE_BYTES`] plus the ids that share the cursor's
+/// millisecond, which are never dropped.
+pub const MAX_STATE_INPUT_BYTES: usize = 512 * 1024;
+
 /// The lowest cursor a state may carry: minus 2200-01-01 in epoch ms. A poll's cursor only grows
 /// from a plausible window start (or from the creation times the appliance lists, whatever they
 /// are), so only an edited state goes below it, and there `cursor - overlap` would overflow.
@@ -51,6 +62,13 @@ pub struct PollState {
     pub cursor: i64,
     /// Alerts delivered whose creation time is inside the overlap window: id to creation time.
     pub seen: BTreeMap<String, i64>,
+    /// The lowest creation time the next window asks for, when a burst made the state drop the
+    /// ids of alerts older than it to stay under [`MAX_STATE_BYTES`]. Every alert visible then
+    /// and created before it had been delivered, so the only cost is that one created before it
+    /// that becomes visible only later is not delivered. Absent normally (and in states written
+    /// before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor: Option<i64>,
 }
 
 impl PollState {
@@ -90,12 +108,44 @@ impl PollState {
     pub fn to_text(&self) -> String {
         serde_json::to_string(self).expect("a poll state always serialises")
     }
+
+    /// Drops the ids of the oldest delivered alerts, whole milliseconds at a time and never at
+    /// the cursor's (alerts there may still be waiting), until the text fits in `budget` bytes,
+    /// and raises [`PollState::floor`] above what was dropped. Returns whether anything was.
+    fn shrink_to(&mut self, budget: usize) -> bool {
+        let mut size = self.to_text().len();
+        if size <= budget {
+            return false;
+        }
+        // Room for the `floor` field this may add.
+        let budget = budget.saturating_sub(32);
+        let mut by_time: Vec<(i64, &String)> = self.seen.iter().map(|(id, t)| (*t, id)).collect();
+        by_time.sort_unstable();
+        let mut drop = Vec::new();
+        let mut floor = self.floor;
+        let mut i = 0;
+        while size > budget && i < by_time.len() && by_time[i].0 < self.cursor {
+            let t = by_time[i].0;
+            while i < by_time.len() && by_time[i].0 == t {
+                // `"id":t,` in the JSON text.
+                size = size.saturating_sub(by_time[i].1.len() + t.to_string().len() + 4);
+                drop.push(by_time[i].1.clone());
+                i += 1;
+            }
+            floor = Some(floor.map_or(t + 1, |f| f.max(t + 1)));
+        }
+        for id in &drop {
+            self.seen.remove(id);
+        }
+        self.floor = floor;
+        !drop.is_empty()
+    }
 }
 
 /// The creation-time window (ms) to ask the appliance for.
 pub fn window(state: Option<&PollState>, settings: &PollSettings, now_ms: i64) -> (i64, i64) {
     let start = match state {
-        Some(s) => s.cursor - settings.overlap_ms,
+        Some(s) => (s.cursor - settings.overlap_ms).max(s.floor.unwrap_or(i64::MIN)),
         None => now_ms - settings.first_lookback_ms,
     };
     (start, now_ms.max(start))
@@ -117,6 +167,7 @@ pub fn select<T>(
         kind: kind.to_owned(),
         cursor: start,
         seen: BTreeMap::new(),
+        floor: None,
     });
     candidates.retain(|(id, created, _)| *created >= start && !next.seen.contains_key(id));
     candidates.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
@@ -135,6 +186,10 @@ pub fn select<T>(
     // Anything older than the next window's start can never be returned again.
     let horizon = next.cursor - settings.overlap_ms;
     next.seen.retain(|_, created| *created >= horizon);
+    if next.floor.is_some_and(|f| f <= horizon) {
+        next.floor = None;
+    }
+    next.shrink_to(MAX_STATE_BYTES);
     (items, next, more)
 }
 
@@ -244,6 +299,48 @@ mod tests {
     }
 
     #[test]
+    fn a_burst_larger_than_the_state_holds_raises_the_floor_and_still_delivers_each_alert_once() {
+        // 20,000 alerts with UUID-sized ids inside one overlap window, all visible at once.
+        let s = PollSettings { max_items: 700, first_lookback_ms: 100_000, overlap_ms: 3_600_000 };
+        let alerts: Vec<(String, i64)> =
+            (0..20_000i64).map(|i| (format!("{:08x}-0000-4000-8000-{i:012x}", i * 7919), 50_000 + i / 3)).collect();
+        let now = 60_000;
+        let mut state_text: Option<String> = None;
+        let mut delivered = std::collections::HashMap::<String, usize>::new();
+        for _ in 0..100 {
+            let state = PollState::parse(state_text.as_deref(), "k").unwrap();
+            let (start, end) = window(state.as_ref(), &s, now);
+            let listed: Vec<_> = alerts
+                .iter()
+                .filter(|(_, t)| (start..=end).contains(t))
+                .map(|(id, t)| (id.clone(), *t, id.clone()))
+                .collect();
+            let (items, next, more) = select(state, "k", &s, now, listed);
+            for id in items {
+                *delivered.entry(id).or_default() += 1;
+            }
+            let text = next.to_text();
+            assert!(text.len() <= MAX_STATE_BYTES, "a state of {} bytes", text.len());
+            state_text = Some(text);
+            if !more {
+                break;
+            }
+        }
+        assert_eq!(delivered.len(), alerts.len());
+        assert!(delivered.values().all(|&n| n == 1));
+        let last = PollState::parse(state_text.as_deref(), "k").unwrap().unwrap();
+        assert!(last.floor.is_some(), "the burst should have raised the floor");
+    }
+
+    #[test]
+    fn a_state_written_before_the_floor_existed_is_read() {
+        let old = r#"{"version":1,"kind":"k","cursor":5,"seen":{"a":5}}"#;
+        let state = PollState::parse(Some(old), "k").unwrap().unwrap();
+        assert_eq!((state.cursor, state.floor), (5, None));
+        assert_eq!(state.to_text(), old, "a state without a floor is written as before");
+    }
+
+    #[test]
     fn an_id_listed_twice_with_different_creation_times_is_delivered_once() {
         let listed = vec![("a".to_owned(), 5_000, 1), ("b".to_owned(), 6_000, 2), ("a".to_owned(), 7_000, 3)];
         let (items, next, _) = select(None, "k", &settings(10), 8_000, listed);
@@ -253,7 +350,8 @@ mod tests {
 
     #[test]
     fn a_state_with_a_cursor_no_poll_returns_is_refused_instead_of_overflowing_the_window() {
-        let text = |cursor| PollState { version: 1, kind: "k".into(), cursor, seen: BTreeMap::new() }.to_text();
+        let text =
+            |cursor| PollState { version: 1, kind: "k".into(), cursor, seen: BTreeMap::new(), floor: None }.to_text();
         for cursor in [i64::MIN, MIN_CURSOR_MS - 1] {
             let err = PollState::parse(Some(&text(cursor)), "k").unwrap_err();
             assert!(err.message().starts_with("`state`") && err.message().contains("cursor"), "{err}");
@@ -265,7 +363,9 @@ mod tests {
 
     #[test]
     fn a_state_from_another_kind_is_refused_naming_the_field() {
-        let text = PollState { version: 1, kind: "model-breaches".into(), cursor: 0, seen: BTreeMap::new() }.to_text();
+        let text =
+            PollState { version: 1, kind: "model-breaches".into(), cursor: 0, seen: BTreeMap::new(), floor: None }
+                .to_text();
         let err = PollState::parse(Some(&text), "ai-analyst-incidents").unwrap_err();
         assert!(err.message().starts_with("`state`"), "{err}");
         assert!(PollState::parse(Some("{garbage"), "k").is_err());

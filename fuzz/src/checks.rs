@@ -17,6 +17,8 @@ const ALL_CASES: &[&str] = &[
     "timeout",
     "upstream",
     "unexpected-response",
+    "response-too-large",
+    "unsupported",
     "other",
 ];
 

@@ -117,4 +117,6 @@ const ALL_BUT_IMPOSSIBLE: &[&str] = &[
     "rate-limited",
     "upstream",
     "unexpected-response",
+    // A 400 to a manual RESPOND action a client sensor does not take.
+    "unsupported",
 ];

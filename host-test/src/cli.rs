@@ -751,13 +751,21 @@ async fn connections(cli: &Cli, command: &ConnectionsCommand) -> Result<(), Fail
     }
 }
 
-/// Writes `text` to `path` atomically: a crash or Ctrl-C leaves the old file or the new one.
+/// Writes `text` to `path` atomically and durably: a crash or Ctrl-C leaves the old file or the
+/// new one, and once this returns the new one survives a crash (the directory entry is synced
+/// too, so a power loss cannot bring back a state older than the last one saved).
 fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let mut file = std::fs::File::create(&tmp)?;
     file.write_all(text.as_bytes())?;
     file.sync_all()?;
-    std::fs::rename(&tmp, path)
+    std::fs::rename(&tmp, path)?;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    // Directories can be opened and synced on Unix; elsewhere the rename is what there is.
+    if cfg!(unix) {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 async fn poll(
@@ -795,13 +803,23 @@ async fn poll(
         let more = match result {
             Ok(text) => {
                 let batch: Value = serde_json::from_str(&text).context("the component returned invalid JSON")?;
-                let mut out = std::io::stdout().lock();
-                for item in batch["items"].as_array().into_iter().flatten() {
-                    let _ = writeln!(out, "{item}");
-                }
-                let _ = out.flush();
-                drop(out);
                 let next = batch["state"].as_str().context("the poll result has no state")?;
+                // Print the whole batch, then save its state: a batch that could not be printed
+                // (stdout closed, disk full) leaves the state as it was, so it comes again.
+                let mut out = std::io::stdout().lock();
+                let printed = batch["items"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .try_for_each(|item| writeln!(out, "{item}"))
+                    .and_then(|()| out.flush());
+                drop(out);
+                printed.map_err(|e| {
+                    Failure::Host(anyhow::anyhow!(
+                        "cannot write the batch to stdout ({e}); the state file was left as it was, so the batch \
+                         comes again next time"
+                    ))
+                })?;
                 write_atomically(state_file, next).map_err(|e| {
                     Failure::Host(anyhow::anyhow!("cannot save the state file {}: {e}", state_file.display()))
                 })?;

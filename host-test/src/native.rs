@@ -37,6 +37,8 @@ impl Default for NativeTransport {
 impl Transport for NativeTransport {
     fn send(&self, request: &WireRequest, max_body_bytes: u64) -> Result<WireResponse> {
         let mut builder = http::Request::builder().method(request.method.as_str()).uri(&request.url);
+        // The request's headers carry `Content-Length` for a body (see `ApiRequest::sign`); a
+        // `Full` body has the same exact length, so hyper frames it with that length, never chunked.
         for (k, v) in &request.headers {
             builder = builder.header(k, v);
         }
@@ -58,7 +60,15 @@ impl Transport for NativeTransport {
             let body = Limited::new(response.into_body(), limit)
                 .collect()
                 .await
-                .map_err(|e| Error::Transport(format!("reading the answer failed: {e}")))?
+                .map_err(|e| {
+                    if e.is::<http_body_util::LengthLimitError>() {
+                        Error::ResponseTooLarge(format!(
+                            "the answer is larger than the {max_body_bytes} byte limit; narrow the request"
+                        ))
+                    } else {
+                        Error::Transport(format!("reading the answer failed: {e}"))
+                    }
+                })?
                 .to_bytes()
                 .to_vec();
             Ok(WireResponse { status, headers, body })

@@ -569,6 +569,8 @@ impl GuestError {
             GuestError::Timeout(_) => "timeout",
             GuestError::Upstream(_) => "upstream",
             GuestError::UnexpectedResponse(_) => "unexpected-response",
+            GuestError::ResponseTooLarge(_) => "response-too-large",
+            GuestError::Unsupported(_) => "unsupported",
             GuestError::Other(_) => "other",
         }
     }
@@ -585,6 +587,8 @@ impl GuestError {
             | GuestError::Transport(m)
             | GuestError::Timeout(m)
             | GuestError::UnexpectedResponse(m)
+            | GuestError::ResponseTooLarge(m)
+            | GuestError::Unsupported(m)
             | GuestError::Other(m) => m.clone(),
             GuestError::RateLimited(r) => r.message.clone(),
             GuestError::Upstream(u) => u.message.clone(),

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::breaches::ChangeResult;
-use super::{Input, confirm_success};
+use super::{Input, ReadBack, Written, confirm_success, flag_set, send_write};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::ApiRequest;
@@ -489,9 +489,40 @@ fn change_state(client: &Client, input: UuidsInput, verb: &str, state: &str) -> 
     // These endpoints take a form body, not JSON (API guide); several ids go comma-separated.
     // Each verb sets a flag to one value, so a retry is safe.
     let request = ApiRequest::post_form(format!("/aianalyst/{verb}"), &[("uuid", uuids.join(","))]).idempotent(true);
-    let answer = client.send(&request)?;
-    confirm_success(&format!("{verb} of AI Analyst incident event(s) {}", uuids.join(", ")), &answer)?;
-    Ok(uuids.into_iter().map(|id| ChangeResult { id, state: state.to_owned(), raw: answer.clone() }).collect())
+    let what = format!("{verb} of AI Analyst incident event(s) {}", uuids.join(", "));
+    // The flag each verb sets, and the value it sets it to.
+    let (flag, wanted) = match verb {
+        "acknowledge" => ("acknowledged", true),
+        "unacknowledge" => ("acknowledged", false),
+        "pin" => ("pinned", true),
+        _ => ("pinned", false),
+    };
+    let read_back = |c: &Client| -> Result<ReadBack> {
+        let mut seen = serde_json::Map::new();
+        let mut applied = true;
+        // One read per event: `uuid` overrides every other filter, acknowledgement included.
+        for uuid in &uuids {
+            let answer = c.send(&ApiRequest::get("/aianalyst/incidentevents").param("uuid", uuid))?;
+            let value = one_or_many(&answer, "incidentevents")?
+                .into_iter()
+                .find(|v| v.get("id").and_then(Value::as_str).is_some_and(|id| id.eq_ignore_ascii_case(uuid)))
+                .and_then(|v| v.get(flag).cloned())
+                .unwrap_or(Value::Null);
+            applied &= flag_set(Some(&value)) == wanted;
+            seen.insert(uuid.clone(), json!({ flag: value }));
+        }
+        Ok(ReadBack { applied, seen: Value::Object(seen) })
+    };
+    let written = send_write(client, &request, &what, &read_back)?;
+    let verified = written.verified();
+    let raw = match written {
+        Written::Answered(answer) => {
+            confirm_success(&what, &answer)?;
+            answer
+        }
+        Written::Verified(raw) => raw,
+    };
+    Ok(uuids.into_iter().map(|id| ChangeResult { id, state: state.to_owned(), raw: raw.clone(), verified }).collect())
 }
 
 /// Adds a comment to an incident event and returns it as stored.

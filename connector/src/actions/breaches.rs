@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use super::{Input, PbidInput, confirm_success};
+use super::{Input, PbidInput, ReadBack, Written, confirm_success, flag_set, send_write};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::ApiRequest;
@@ -148,6 +148,9 @@ pub struct ChangeResult {
     pub state: String,
     /// The appliance's answer.
     pub raw: Value,
+    /// `None` when the appliance confirmed the change; `Some(true)` when a gateway answered
+    /// 502 or 504 instead and reading the item back showed the change applied.
+    pub verified: Option<bool>,
 }
 
 /// Input of `add-model-breach-comment`.
@@ -239,21 +242,56 @@ fn set_acknowledged(client: &Client, pbid: u64, verb: &str) -> Result<ChangeResu
     body.insert(verb.to_owned(), Value::Bool(true));
     // Acknowledging twice leaves the breach acknowledged, so a retry is safe.
     let request = ApiRequest::post_json(format!("/modelbreaches/{pbid}/{verb}"), &body).idempotent(true);
-    let answer = client.send(&request)?;
-    confirm_success(&format!("{verb} of model breach {pbid}"), &answer)?;
-    Ok(ChangeResult { id: pbid.to_string(), state: format!("{verb}d"), raw: answer })
+    let what = format!("{verb} of model breach {pbid}");
+    let wanted = verb == "acknowledge";
+    let read_back = |c: &Client| -> Result<ReadBack> {
+        let answer = c.send(&ApiRequest::get(format!("/modelbreaches/{pbid}")))?;
+        let item = answer.as_array().and_then(|a| a.first()).unwrap_or(&answer);
+        let acknowledged = item.get("acknowledged").cloned().unwrap_or(Value::Null);
+        Ok(ReadBack {
+            applied: flag_set(Some(&acknowledged)) == wanted,
+            seen: json!({ "pbid": pbid, "acknowledged": acknowledged }),
+        })
+    };
+    let written = send_write(client, &request, &what, &read_back)?;
+    let verified = written.verified();
+    let raw = match written {
+        Written::Answered(answer) => {
+            confirm_success(&what, &answer)?;
+            answer
+        }
+        Written::Verified(raw) => raw,
+    };
+    Ok(ChangeResult { id: pbid.to_string(), state: format!("{verb}d"), raw, verified })
 }
 
 /// Adds a comment and returns it as stored.
 pub fn add_model_breach_comment(client: &Client, input: CommentInput) -> Result<BreachComment> {
     let request =
         ApiRequest::post_json(format!("/modelbreaches/{}/comments", input.pbid), &json!({"message": input.message}));
-    let answer = client.send(&request)?;
+    let what = format!("comment on model breach {}", input.pbid);
+    // After a gateway error the comment is looked for among the breach's comments; the same
+    // text posted earlier would also match, which still means the comment is there.
+    let read_back = |c: &Client| -> Result<ReadBack> {
+        let stored = list_model_breach_comments(c, PbidInput { pbid: input.pbid })?;
+        let found = stored.iter().rev().find(|c| c.message == input.message);
+        Ok(ReadBack {
+            applied: found.is_some(),
+            seen: json!({ "pbid": input.pbid, "comments": stored.len(), "found": found.map(|c| c.raw.clone()) }),
+        })
+    };
+    let answer = match send_write(client, &request, &what, &read_back)? {
+        Written::Answered(answer) => answer,
+        Written::Verified(raw) => {
+            let found = raw["read_back"]["found"].clone();
+            return comment_from(input.pbid, &found, "comments[-1]");
+        }
+    };
     // Some versions answer with the created comment, others only with SUCCESS.
     if let Some(created) = answer.as_array().and_then(|a| a.first()).filter(|v| v.get("message").is_some()) {
         return comment_from(input.pbid, created, "comments[0]");
     }
-    confirm_success(&format!("comment on model breach {}", input.pbid), &answer)?;
+    confirm_success(&what, &answer)?;
     let stored = list_model_breach_comments(client, PbidInput { pbid: input.pbid })?;
     stored.into_iter().rev().find(|c| c.message == input.message).ok_or_else(|| {
         Error::UnexpectedResponse(format!(

@@ -5,7 +5,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
 
 use super::breaches::ChangeResult;
-use super::{DidInput, Input, confirm_success};
+use super::{DidInput, Input, ReadBack, Written, confirm_success, send_write};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::ApiRequest;
@@ -932,12 +932,43 @@ pub fn update_device(client: &Client, input: DeviceUpdate) -> Result<ChangeResul
     if let Some(type_id) = input.type_id {
         body.insert("type".into(), json!(type_id));
     }
-    let answer = client.send(&ApiRequest::post_json("/devices", &body))?;
-    // Some versions answer with the updated device rather than SUCCESS.
-    if answer.get("did").is_none() {
-        confirm_success(&format!("update of device {}", input.did), &answer)?;
+    let what = format!("update of device {}", input.did);
+    let written =
+        send_write(client, &ApiRequest::post_json("/devices", &body), &what, &|c| device_read_back(c, &input))?;
+    let verified = written.verified();
+    let raw = match written {
+        Written::Answered(answer) => {
+            // Some versions answer with the updated device rather than SUCCESS.
+            if answer.get("did").is_none() {
+                confirm_success(&what, &answer)?;
+            }
+            answer
+        }
+        Written::Verified(raw) => raw,
+    };
+    Ok(ChangeResult { id: input.did.to_string(), state: "updated".to_owned(), raw, verified })
+}
+
+/// Reads device `update.did` back after a gateway error: applied when its label and priority
+/// are those asked for. The appliance leaves out an empty label and a priority of 0 (reference,
+/// `GET /devices`). A type alone cannot be compared (the device lists a type name, the update
+/// gives a type id), so its outcome stays unknown.
+fn device_read_back(client: &Client, update: &DeviceUpdate) -> Result<ReadBack> {
+    if update.label.is_none() && update.priority.is_none() {
+        return Err(Error::Other(
+            "a device type change cannot be read back: the device lists a type name, not the id given".into(),
+        ));
     }
-    Ok(ChangeResult { id: input.did.to_string(), state: "updated".to_owned(), raw: answer })
+    let answer = client.send(&ApiRequest::get("/devices").param("did", update.did))?;
+    let device = answer.as_array().and_then(|a| a.first()).unwrap_or(&answer);
+    let label = device.get("devicelabel").and_then(Value::as_str).unwrap_or("");
+    let priority = device.get("priority").and_then(Value::as_i64).unwrap_or(0);
+    let applied = update.label.as_deref().is_none_or(|l| l.trim() == label)
+        && update.priority.is_none_or(|p| i64::from(p) == priority);
+    Ok(ReadBack {
+        applied,
+        seen: json!({ "did": update.did, "devicelabel": device.get("devicelabel"), "priority": device.get("priority") }),
+    })
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 
-use super::{Input, confirm_success};
+use super::{Input, ReadBack, Written, confirm_success, send_write};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::ApiRequest;
@@ -64,6 +64,9 @@ pub struct WatchedDomainsChange {
     pub entries: Vec<String>,
     /// The appliance's answer(s).
     pub raw: Value,
+    /// `None` when the appliance confirmed every change; `Some(true)` when a gateway answered
+    /// 502 or 504 to at least one request and reading the list back showed the change applied.
+    pub verified: Option<bool>,
 }
 
 /// Input of `list-watched-domains`.
@@ -174,13 +177,36 @@ pub fn add_watched_domains(client: &Client, input: AddInput) -> Result<WatchedDo
     // Pinned so an appliance default can never turn on automatic RESPOND unasked.
     body.insert("hostname".into(), json!(input.hostname.unwrap_or(false)));
     body.insert("iagn".into(), json!(input.iagn.unwrap_or(false)));
-    let answer = client.send(&ApiRequest::post_json("/intelfeed", &body))?;
-    confirm_success("adding to the watched domains", &answer)?;
+    let what = "adding to the watched domains";
+    let request = ApiRequest::post_json("/intelfeed", &body);
+    let answer = match send_write(client, &request, what, &|c| watched_read_back(c, &entries, true))? {
+        Written::Answered(answer) => answer,
+        Written::Verified(raw) => {
+            // The appliance's counts are unknown; every entry is on the list now.
+            return Ok(WatchedDomainsChange { added: 0, updated: 0, removed: 0, entries, raw, verified: Some(true) });
+        }
+    };
+    confirm_success(what, &answer)?;
     let (added, updated) = match Obj::new(&answer, "intelfeed") {
         Ok(o) => (o.opt_u64("added")?.unwrap_or(0), o.opt_u64("updated")?.unwrap_or(0)),
         Err(_) => (0, 0),
     };
-    Ok(WatchedDomainsChange { added, updated, removed: 0, entries, raw: answer })
+    Ok(WatchedDomainsChange { added, updated, removed: 0, entries, raw: answer, verified: None })
+}
+
+/// Reads the watched list back after a gateway error: applied when every entry in `entries` is
+/// listed (`present`) or none is (not `present`). Names compare case-insensitively, as entries
+/// are sent lowercased.
+fn watched_read_back(client: &Client, entries: &[String], present: bool) -> Result<ReadBack> {
+    let answer = client.send(&ApiRequest::get("/intelfeed"))?;
+    let listed: Vec<String> = array(&answer, "intelfeed")?
+        .iter()
+        .filter_map(|v| v.as_str().or_else(|| v.get("name").and_then(Value::as_str)))
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let there: Vec<&String> = entries.iter().filter(|e| listed.contains(&e.to_ascii_lowercase())).collect();
+    let applied = if present { there.len() == entries.len() } else { there.is_empty() };
+    Ok(ReadBack { applied, seen: json!({ "listed": there, "of": entries }) })
 }
 
 /// Removes entries one request at a time: `removeentry` names a single entry, and `removeall`
@@ -188,10 +214,21 @@ pub fn add_watched_domains(client: &Client, input: AddInput) -> Result<WatchedDo
 pub fn remove_watched_domains(client: &Client, input: RemoveInput) -> Result<WatchedDomainsChange> {
     let entries = normalised_entries(&input.entries, MAX_REMOVE_ENTRIES)?;
     let mut answers = Vec::with_capacity(entries.len());
+    let mut verified = None;
     for entry in &entries {
-        let answer = client.send(&ApiRequest::post_json("/intelfeed", &json!({ "removeentry": entry })))?;
-        confirm_success(&format!("removing `{entry}` from the watched domains"), &answer)?;
-        answers.push(answer);
+        let what = format!("removing `{entry}` from the watched domains");
+        let request = ApiRequest::post_json("/intelfeed", &json!({ "removeentry": entry }));
+        let one = std::slice::from_ref(entry);
+        match send_write(client, &request, &what, &|c| watched_read_back(c, one, false))? {
+            Written::Answered(answer) => {
+                confirm_success(&what, &answer)?;
+                answers.push(answer);
+            }
+            Written::Verified(raw) => {
+                verified = Some(true);
+                answers.push(raw);
+            }
+        }
     }
     Ok(WatchedDomainsChange {
         added: 0,
@@ -199,6 +236,7 @@ pub fn remove_watched_domains(client: &Client, input: RemoveInput) -> Result<Wat
         removed: entries.len() as u64,
         entries,
         raw: Value::Array(answers),
+        verified,
     })
 }
 

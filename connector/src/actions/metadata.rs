@@ -562,14 +562,16 @@ pub fn search_document(query: &str, window: (i64, i64), size: u32, offset: u32) 
 }
 
 /// The request for a query document: `POST` with `{"hash": <base64>}` (6.1+), or the legacy GET
-/// with the base64 in the path. Standard base64 can put `/`, `+` and `=` in that path; they are
-/// sent as they are, and the path is signed exactly as sent, as the appliance verifies it.
+/// with the base64 in the path. In the path it is URL-safe base64 without padding, signed exactly
+/// as sent: a 7.1.0 appliance verifies the path as transmitted, accepts that form and rejects
+/// standard base64 whose `/`, `+` and `=` were percent-encoded after signing
+/// (`api-inventory.md`, "What a real 7.1.0 appliance did").
 pub fn search_request(document: &Value, legacy_get: bool) -> ApiRequest {
-    let hash = base64(document.to_string().as_bytes());
+    let text = document.to_string();
     if legacy_get {
-        ApiRequest::get(format!("/advancedsearch/api/search/{hash}"))
+        ApiRequest::get(format!("/advancedsearch/api/search/{}", base64_url(text.as_bytes())))
     } else {
-        ApiRequest::post_json("/advancedsearch/api/search", &json!({ "hash": hash }))
+        ApiRequest::post_json("/advancedsearch/api/search", &json!({ "hash": base64(text.as_bytes()) }))
     }
 }
 
@@ -627,6 +629,13 @@ pub fn search_result_from(v: &Value, offset: u32) -> Result<SearchResult> {
 pub fn base64(bytes: &[u8]) -> String {
     use ::base64::Engine as _;
     ::base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// URL-safe base64 without padding (RFC 4648 section 5: `-` and `_`, no `=`), which needs no
+/// escaping in a URL path.
+pub fn base64_url(bytes: &[u8]) -> String {
+    use ::base64::Engine as _;
+    ::base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -848,9 +857,9 @@ mod tests {
     }
 
     #[test]
-    fn legacy_search_path_is_signed_exactly_as_sent_even_with_slash_plus_and_equals() {
-        // `???` and `>>>` put `/` and `+` in the base64; the length decides the `=` padding.
-        let mut seen = [false; 3];
+    fn legacy_search_path_is_url_safe_base64_without_padding_signed_exactly_as_sent() {
+        // `???` and `>>>` would put `/` and `+` in standard base64; three lengths give every padding.
+        let mut seen = [false; 2];
         for pad in 0..3 {
             let doc = search_document(
                 &format!("a:\"???>>>{}\"", "x".repeat(pad)),
@@ -860,14 +869,16 @@ mod tests {
             );
             let r = search_request(&doc, true);
             let hash = r.path().strip_prefix("/advancedsearch/api/search/").unwrap();
-            for (i, c) in ['/', '+', '='].into_iter().enumerate() {
-                seen[i] |= hash.contains(c);
-            }
+            assert!(!hash.contains(['/', '+', '=', '%']), "{hash}");
+            seen[0] |= hash.contains('_');
+            seen[1] |= hash.contains('-');
             assert_eq!(r.signed_target(), r.path().as_bytes(), "signed path must be the path sent");
             assert_eq!(r.path_and_query(), r.path());
-            assert_eq!(hash, base64(doc.to_string().as_bytes()));
+            use ::base64::Engine as _;
+            let decoded = ::base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(hash).unwrap();
+            assert_eq!(decoded, doc.to_string().into_bytes());
         }
-        assert_eq!(seen, [true; 3]);
+        assert_eq!(seen, [true; 2]);
         let post = search_request(&json!({"search": "*"}), false);
         assert_eq!(post.path(), "/advancedsearch/api/search");
         let body: Value = serde_json::from_slice(&post.body().unwrap().bytes).unwrap();

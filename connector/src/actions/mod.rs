@@ -175,6 +175,12 @@ pub const MAX_INPUT_BYTES: usize = 4 * 1024 * 1024;
 /// Longest string an input value may be: far above any real id, name, comment or query.
 pub const MAX_INPUT_STRING_BYTES: usize = 64 * 1024;
 
+/// The longest string the input value at `path` may be: a poll's `state` is the connector's own
+/// text and may be longer than other values (see [`crate::poll::MAX_STATE_INPUT_BYTES`]).
+fn limit_of(path: &str) -> usize {
+    if path == "state" { crate::poll::MAX_STATE_INPUT_BYTES } else { MAX_INPUT_STRING_BYTES }
+}
+
 /// The error for a result serde_json cannot encode; out of line so `json_action` copies stay small.
 fn encode_error(e: serde_json::Error) -> Error {
     Error::Other(format!("could not encode the result as JSON: {e}"))
@@ -221,7 +227,7 @@ fn checked_input(input: Value) -> Result<Value> {
     if let Some((path, len)) = oversized_string(&input, String::new()) {
         return Err(Error::InvalidInput(format!(
             "`{path}`: a string of {len} bytes is too long; values are limited to {} KiB",
-            MAX_INPUT_STRING_BYTES / 1024
+            limit_of(&path) / 1024
         )));
     }
     Ok(input)
@@ -231,7 +237,7 @@ fn checked_input(input: Value) -> Result<Value> {
 /// than [`MAX_INPUT_STRING_BYTES`].
 fn oversized_string(value: &Value, path: String) -> Option<(String, usize)> {
     match value {
-        Value::String(s) if s.len() > MAX_INPUT_STRING_BYTES => Some((path, s.len())),
+        Value::String(s) if s.len() > limit_of(&path) => Some((path, s.len())),
         Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| oversized_string(v, format!("{path}[{i}]"))),
         Value::Object(map) => map.iter().find_map(|(k, v)| {
             let key = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
@@ -263,6 +269,108 @@ pub fn confirm_success(what: &str, answer: &Value) -> Result<()> {
             "{what}: the appliance did not confirm the change (answered `{}`); check the item's state on the appliance",
             other.to_string().chars().take(200).collect::<String>()
         ))),
+    }
+}
+
+/// What reading a change back showed, for [`send_write`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadBack {
+    /// Whether the item is in the state the write asked for.
+    pub applied: bool,
+    /// What was read: the item's relevant fields, as the appliance gave them.
+    pub seen: Value,
+}
+
+/// How a write ended, from [`send_write`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Written {
+    /// The appliance answered the write itself; the answer, for the caller to check.
+    Answered(Value),
+    /// The gateway in front of the appliance answered 502 or 504, and reading the item back
+    /// showed the change applied. The value is `{"gateway_status": n, "read_back": <seen>}`,
+    /// the result's `raw`.
+    Verified(Value),
+}
+
+impl Written {
+    /// `verified` as results carry it: absent when the appliance confirmed the change itself,
+    /// `true` when it was read back after a gateway error.
+    pub fn verified(&self) -> Option<bool> {
+        matches!(self, Written::Verified(_)).then_some(true)
+    }
+}
+
+/// The statuses after which a write's outcome is unknown: a gateway (502) or its timeout (504)
+/// answered instead of the appliance, which may have applied the change. A real 7.1.0 appliance's
+/// gateway answered 502 to every DELETE although each one applied (`api-inventory.md`).
+fn outcome_unknown(error: &Error) -> Option<u16> {
+    match error {
+        Error::Upstream { status: status @ (502 | 504), .. } => Some(*status),
+        _ => None,
+    }
+}
+
+/// Sends a write (`what` names it for messages). When a gateway answers 502 or 504 instead of
+/// the appliance, the change may or may not have applied, so it is read back with `read_back`:
+/// applied gives [`Written::Verified`]; not applied is an `upstream` error saying nothing changed
+/// and a retry is safe; a read-back that fails is an `upstream` error saying the outcome is
+/// unknown. Never a plain failure for a change that applied.
+pub fn send_write(
+    client: &Client,
+    request: &crate::request::ApiRequest,
+    what: &str,
+    read_back: &dyn Fn(&Client) -> Result<ReadBack>,
+) -> Result<Written> {
+    let error = match client.send(request) {
+        Ok(answer) => return Ok(Written::Answered(answer)),
+        Err(error) => error,
+    };
+    let Some(status) = outcome_unknown(&error) else { return Err(error) };
+    match read_back(client) {
+        Ok(ReadBack { applied: true, seen }) => {
+            Ok(Written::Verified(serde_json::json!({ "gateway_status": status, "read_back": seen })))
+        }
+        Ok(ReadBack { applied: false, seen }) => Err(Error::Upstream {
+            status,
+            message: format!(
+                "{what}: a gateway in front of the appliance answered {status}, and reading back shows the change \
+                 was not applied (saw {}); nothing changed, so it is safe to try again",
+                excerpt(&seen)
+            ),
+        }),
+        Err(read_error) => Err(Error::Upstream {
+            status,
+            message: format!(
+                "{what}: a gateway in front of the appliance answered {status}, so whether the change applied is \
+                 unknown, and reading it back failed ({read_error}); {}",
+                if request.is_idempotent() {
+                    "the change is safe to repeat: try again"
+                } else {
+                    "check the item on the appliance before trying again, as repeating it could apply it twice"
+                }
+            ),
+        }),
+    }
+}
+
+/// A value as compact JSON, at most 300 characters, for messages.
+fn excerpt(value: &Value) -> String {
+    let text = value.to_string();
+    match text.char_indices().nth(300) {
+        Some((i, _)) => format!("{}...", &text[..i]),
+        None => text,
+    }
+}
+
+/// Whether a flag the appliance gives reads as set: `true`, or an object (recent versions give
+/// `"acknowledged": {"time": ..., "username": ...}`), a non-zero number or `"true"`.
+pub fn flag_set(value: Option<&Value>) -> bool {
+    match value {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::Object(_)) => true,
+        Some(Value::Number(n)) => n.as_f64().is_some_and(|n| n != 0.0),
+        Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+        _ => false,
     }
 }
 
@@ -428,6 +536,99 @@ mod tests {
         assert_eq!(err.case(), "invalid-input");
         let err = invoke(Connection::new("", "p", "s"), &t, "get-model-breach", r#"{"pbid":1}"#).unwrap_err();
         assert_eq!(err.case(), "invalid-connection");
+    }
+
+    /// Answers writes with `write_status` and GETs with 200 and `read_body`.
+    struct Gateway {
+        write_status: u16,
+        read_body: &'static str,
+        sent: RefCell<Vec<String>>,
+    }
+
+    impl Transport for Gateway {
+        fn send(&self, request: &WireRequest, _: u64) -> Result<WireResponse> {
+            self.sent.borrow_mut().push(request.method.as_str().to_owned());
+            let (status, body) = match request.method {
+                crate::request::Method::Get => (200, self.read_body),
+                _ if matches!(self.write_status, 502 | 504) => {
+                    (self.write_status, "<html><title>502 Bad Gateway</title></html>")
+                }
+                _ => (self.write_status, r#"{"error": "no such item"}"#),
+            };
+            Ok(WireResponse { status, headers: Vec::new(), body: body.as_bytes().to_vec() })
+        }
+    }
+
+    fn write_through(write_status: u16, read_body: &'static str) -> (Result<Written>, Vec<String>) {
+        let gateway = Gateway { write_status, read_body, sent: RefCell::default() };
+        let client = Client::new(Connection::new("dt.example.com", "p", "s").unwrap(), &gateway);
+        let request = crate::request::ApiRequest::new(crate::request::Method::Delete, "/tags/entities");
+        let read_back = |c: &Client| -> Result<ReadBack> {
+            let seen = c.send(&crate::request::ApiRequest::get("/tags/entities"))?;
+            Ok(ReadBack { applied: seen.as_array().is_some_and(Vec::is_empty), seen })
+        };
+        let out = send_write(&client, &request, "removing `x`", &read_back);
+        (out, gateway.sent.into_inner())
+    }
+
+    #[test]
+    fn a_write_a_gateway_answered_502_is_verified_by_reading_it_back() {
+        let (out, sent) = write_through(502, "[]");
+        let written = out.unwrap();
+        assert_eq!(written.verified(), Some(true));
+        assert_eq!(written, Written::Verified(serde_json::json!({"gateway_status": 502, "read_back": []})));
+        assert_eq!(sent, ["DELETE", "GET"], "the write is not sent again");
+    }
+
+    #[test]
+    fn a_write_read_back_as_not_applied_is_upstream_saying_a_retry_is_safe() {
+        let (out, _) = write_through(504, r#"[{"name": "x"}]"#);
+        let err = out.unwrap_err();
+        assert!(matches!(err, Error::Upstream { status: 504, .. }), "{err:?}");
+        assert!(err.message().contains("not applied") && err.message().contains("safe to try again"), "{err}");
+    }
+
+    #[test]
+    fn a_write_whose_read_back_fails_is_upstream_saying_the_outcome_is_unknown() {
+        let (out, _) = write_through(502, "{not json");
+        let err = out.unwrap_err();
+        assert!(matches!(err, Error::Upstream { status: 502, .. }), "{err:?}");
+        assert!(err.message().contains("unknown") && err.message().contains("safe to repeat"), "{err}");
+    }
+
+    #[test]
+    fn other_write_failures_are_not_read_back() {
+        let (out, sent) = write_through(404, "[]");
+        assert_eq!((out.unwrap_err().case(), sent.len()), ("not-found", 1));
+    }
+
+    #[test]
+    fn flags_read_as_set_from_booleans_objects_and_numbers() {
+        use serde_json::json;
+        for (value, set) in [
+            (json!(true), true),
+            (json!({"time": 1, "username": "a"}), true),
+            (json!(1), true),
+            (json!("true"), true),
+            (json!(false), false),
+            (json!(0), false),
+            (Value::Null, false),
+        ] {
+            assert_eq!(flag_set(Some(&value)), set, "{value}");
+        }
+        assert!(!flag_set(None));
+    }
+
+    #[test]
+    fn a_poll_state_may_be_longer_than_other_strings() {
+        let state = "x".repeat(MAX_INPUT_STRING_BYTES + 1);
+        let (r, _) = try_invoke("poll-model-breaches", &serde_json::json!({ "state": state }).to_string());
+        let err = r.unwrap_err();
+        assert!(err.message().starts_with("`state`") && !err.message().contains("too long"), "{err}");
+        let huge = "x".repeat(crate::poll::MAX_STATE_INPUT_BYTES + 1);
+        let (r, sent) = try_invoke("poll-model-breaches", &serde_json::json!({ "state": huge }).to_string());
+        assert_eq!(sent, 0);
+        assert!(r.unwrap_err().message().contains("too long"));
     }
 
     #[test]

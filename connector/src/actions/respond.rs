@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use super::devices::{Device, device_from};
 use super::intel::normalise_indicator;
-use super::{Input, confirm_success};
+use super::{Input, ReadBack, Written, confirm_success, send_write};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::ApiRequest;
@@ -105,6 +105,9 @@ pub struct RespondChange {
     pub expires_iso: Option<String>,
     /// The appliance's answer.
     pub raw: Value,
+    /// `None` when the appliance confirmed the change; `Some(true)` when a gateway answered
+    /// 502 or 504 instead and reading the action back showed the change applied.
+    pub verified: Option<bool>,
 }
 
 /// Counts of active and pending actions (see the WIT `respond-summary`).
@@ -435,7 +438,45 @@ pub fn create_manual_respond_action(client: &Client, input: ManualActionInput) -
             .collect();
         body.insert("connections".into(), Value::Array(connections));
     }
-    let answer = client.send(&ApiRequest::post_json("/antigena/manual", &body))?;
+    let what = format!("creating a manual {} action on device {}", input.action.api_name(), input.did);
+    let reason = input.reason.trim().to_owned();
+    // After a gateway error the new action is looked for: manual, on this device, of this kind,
+    // with this reason in its history, started no earlier than a minute before the request.
+    let asked_at = crate::times::now_ms() - 60_000;
+    let read_back = |c: &Client| -> Result<ReadBack> {
+        let found = list_for_read_back(c)?.into_iter().find(|a| {
+            a.manual
+                && a.did == Some(input.did)
+                && a.action == input.action.api_name()
+                && a.triggerer_reason.as_deref() == Some(reason.as_str())
+                && a.start.is_some_and(|s| s >= asked_at)
+        });
+        Ok(ReadBack {
+            applied: found.is_some(),
+            seen: json!({ "did": input.did, "action": input.action.api_name(), "found": found.map(|a| a.raw) }),
+        })
+    };
+    let written = match send_write(client, &ApiRequest::post_json("/antigena/manual", &body), &what, &read_back) {
+        Err(Error::Upstream { status: 400, message }) if refused_on_client_sensors(input.action) => {
+            return Err(unsupported_on_device(input.action, input.did, &message));
+        }
+        other => other?,
+    };
+    let answer = match written {
+        Written::Answered(answer) => answer,
+        Written::Verified(raw) => {
+            let codeid = raw["read_back"]["found"]["codeid"].as_u64().unwrap_or(0);
+            return Ok(RespondChange {
+                codeid,
+                state: "created".into(),
+                duration_seconds: Some(input.duration_seconds),
+                expires: None,
+                expires_iso: None,
+                raw,
+                verified: Some(true),
+            });
+        }
+    };
     let o = Obj::new(&answer, "antigena/manual")?;
     let codeid = o.u64("codeid")?;
     // The guide says a failed creation answers codeid 0.
@@ -456,7 +497,40 @@ pub fn create_manual_respond_action(client: &Client, input: ManualActionInput) -
         expires: None,
         expires_iso: None,
         raw: answer,
+        verified: None,
     })
+}
+
+/// The kinds a real 7.1.0 appliance refused with 400 on a client sensor (cSensor) device
+/// (`api-inventory.md`, `POST /antigena/manual`): client sensors enforce neither pattern of
+/// life nor an outgoing-only block.
+fn refused_on_client_sensors(kind: ManualActionKind) -> bool {
+    matches!(
+        kind,
+        ManualActionKind::EnforcePatternOfLife
+            | ManualActionKind::EnforceGroupPatternOfLife
+            | ManualActionKind::BlockOutgoing
+    )
+}
+
+/// The error for a manual action of a kind the device does not take: nothing was created.
+fn unsupported_on_device(kind: ManualActionKind, did: u64, said: &str) -> Error {
+    Error::Unsupported(format!(
+        "the appliance refused a manual `{}` action on device {did} (400: {said}); nothing was created. Appliances \
+         refuse enforce_pattern_of_life (`pol`), enforce_group_pattern_of_life (`gpol`) and block_outgoing \
+         (`quarantineOutgoing`) on client sensor (cSensor) devices: use quarantine, block_incoming or \
+         block_connections for such a device, or check the device id",
+        kind.api_name()
+    ))
+}
+
+/// Every current, expired and cleared action, to read a change back.
+fn list_for_read_back(client: &Client) -> Result<Vec<RespondAction>> {
+    let request = ApiRequest::get("/antigena")
+        .param("includecleared", true)
+        .param("includehistory", true)
+        .param("fulldevicedetails", false);
+    Ok(parse_action_list(&client.send(&request)?)?.actions)
 }
 
 /// Reads the counts of active and pending actions.
@@ -504,15 +578,45 @@ fn change(
 ) -> Result<RespondChange> {
     // Every body states the outcome (activate, clear, or a total duration from the action's
     // start), never a relative change, so a retry is safe; manual creation is not routed here.
-    let answer = client.send(&ApiRequest::post_json("/antigena", body).idempotent(true))?;
-    confirm_success(&format!("{what} of RESPOND action {codeid}"), &answer)?;
+    let request = ApiRequest::post_json("/antigena", body).idempotent(true);
+    let what = format!("{what} of RESPOND action {codeid}");
+    let now = crate::times::now_ms();
+    let read_back = |c: &Client| -> Result<ReadBack> {
+        let action = list_for_read_back(c)?.into_iter().find(|a| a.codeid == codeid);
+        let applied = action.as_ref().is_some_and(|a| match state {
+            "cleared" => a.cleared,
+            // Within a second: the appliance may keep its own rounding of the duration.
+            "extended" => a.expires.zip(expires).is_some_and(|(got, want)| (got - want).abs() <= 1_000),
+            _ => a.active && !a.cleared && a.expires.is_none_or(|e| e > now),
+        });
+        Ok(ReadBack {
+            applied,
+            seen: json!({
+                "codeid": codeid,
+                "found": action.is_some(),
+                "active": action.as_ref().map(|a| a.active),
+                "cleared": action.as_ref().map(|a| a.cleared),
+                "expires": action.as_ref().and_then(|a| a.expires),
+            }),
+        })
+    };
+    let written = send_write(client, &request, &what, &read_back)?;
+    let verified = written.verified();
+    let raw = match written {
+        Written::Answered(answer) => {
+            confirm_success(&what, &answer)?;
+            answer
+        }
+        Written::Verified(raw) => raw,
+    };
     Ok(RespondChange {
         codeid,
         state: state.into(),
         duration_seconds,
         expires,
         expires_iso: expires.map(iso_from_ms),
-        raw: answer,
+        raw,
+        verified,
     })
 }
 

@@ -1,10 +1,10 @@
 //! Tag actions: tag definitions, a device's tags, a tag's devices, tagging and untagging.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::devices::{Device, device_from};
-use super::{DidInput, Input, confirm_success};
+use super::{DidInput, Input, ReadBack, Written, confirm_success, send_write};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::{ApiRequest, Method};
@@ -108,6 +108,9 @@ pub struct TagChange {
     pub state: String,
     /// The appliance's answer.
     pub raw: Value,
+    /// `None` when the appliance confirmed the change; `Some(true)` when a gateway answered
+    /// 502 or 504 instead and reading the device's tags back showed the change applied.
+    pub verified: Option<bool>,
 }
 
 /// Input of `list-tags`.
@@ -229,26 +232,61 @@ pub fn add_device_tag(client: &Client, input: AddTagInput) -> Result<TagChange> 
     if let Some(duration) = input.duration_seconds {
         fields.push(("duration", duration.to_string()));
     }
+    let what = format!("tagging device {} with `{tag}`", input.did);
     // The appliance takes this POST as a form, not JSON.
-    let answer = client.send(&ApiRequest::post_form("/tags/entities", &fields))?;
+    let request = ApiRequest::post_form("/tags/entities", &fields);
+    let answer = match send_write(client, &request, &what, &|c| tag_read_back(c, input.did, &tag, true))? {
+        Written::Answered(answer) => answer,
+        Written::Verified(raw) => {
+            return Ok(TagChange {
+                did: input.did,
+                tag,
+                tid: None,
+                state: "tagged".to_owned(),
+                raw,
+                verified: Some(true),
+            });
+        }
+    };
     let tid = match answer.get("tid") {
         Some(_) => Obj::new(&answer, "tagentities")?.opt_u64("tid")?,
         None => {
-            confirm_success(&format!("tagging device {} with `{tag}`", input.did), &answer)?;
+            confirm_success(&what, &answer)?;
             None
         }
     };
-    Ok(TagChange { did: input.did, tag, tid, state: "tagged".to_owned(), raw: answer })
+    Ok(TagChange { did: input.did, tag, tid, state: "tagged".to_owned(), raw: answer, verified: None })
 }
 
 /// Removes a tag from a device.
 pub fn remove_device_tag(client: &Client, input: RemoveTagInput) -> Result<TagChange> {
     let tag = input.tag.trim().to_owned();
+    let what = format!("removing `{tag}` from device {}", input.did);
     // Signed like a GET: the parameters travel in the query, there is no body.
     let request = ApiRequest::new(Method::Delete, "/tags/entities").param("did", input.did).param("tag", &tag);
-    let answer = client.send(&request)?;
-    confirm_success(&format!("removing `{tag}` from device {}", input.did), &answer)?;
-    Ok(TagChange { did: input.did, tag, tid: None, state: "untagged".to_owned(), raw: answer })
+    let written = send_write(client, &request, &what, &|c| tag_read_back(c, input.did, &tag, false))?;
+    let verified = written.verified();
+    let raw = match written {
+        Written::Answered(answer) => {
+            confirm_success(&what, &answer)?;
+            answer
+        }
+        Written::Verified(raw) => raw,
+    };
+    Ok(TagChange { did: input.did, tag, tid: None, state: "untagged".to_owned(), raw, verified })
+}
+
+/// Reads the tags on device `did` back after a gateway error: applied when `tag` is there
+/// (`present`) or gone (not `present`). Only the names are compared, as the appliance lists them.
+fn tag_read_back(client: &Client, did: u64, tag: &str, present: bool) -> Result<ReadBack> {
+    let answer = client.send(&ApiRequest::get("/tags/entities").param("did", did))?;
+    let names: Vec<Value> = match &answer {
+        Value::Array(items) => items.iter().filter_map(|t| t.get("name").cloned()).collect(),
+        Value::Object(o) => o.get("name").cloned().into_iter().collect(),
+        _ => Vec::new(),
+    };
+    let there = names.iter().any(|n| n.as_str() == Some(tag));
+    Ok(ReadBack { applied: there == present, seen: json!({ "did": did, "tags": names }) })
 }
 
 /// Tags from a list (or a single object); an empty object means none.

@@ -73,7 +73,7 @@ fn connection_event(e: breaches::ConnectionEvent) -> wb::ConnectionEvent {
 }
 
 pub(crate) fn change(c: breaches::ChangeResult) -> wt::ChangeResult {
-    wt::ChangeResult { id: c.id, state: c.state, raw: c.raw.to_string() }
+    wt::ChangeResult { id: c.id, state: c.state, raw: c.raw.to_string(), verified: c.verified }
 }
 
 impl wb::Guest for Component {

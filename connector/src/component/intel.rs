@@ -11,6 +11,7 @@ fn change(c: intel::WatchedDomainsChange) -> wi::WatchedDomainsChange {
         removed: c.removed,
         entries: c.entries,
         raw: c.raw.to_string(),
+        verified: c.verified,
     }
 }
 

@@ -183,7 +183,7 @@ fn body_error(at: &str, debug: &str, limit: u64) -> Error {
              or narrow the request"
         ))
     } else if text.contains("body size") || text.contains("bodysize") {
-        Error::Transport(format!(
+        Error::ResponseTooLarge(format!(
             "the answer from {at} is larger than the host allows ({debug}; the connector's own limit is {} MiB); \
              narrow the request (a shorter time window, minimal=true)",
             limit / (1024 * 1024)
@@ -197,7 +197,7 @@ fn body_error(at: &str, debug: &str, limit: u64) -> Error {
 
 /// The typed error for an answer larger than the cap, naming the limit.
 fn too_large(at: &str, limit: u64) -> Error {
-    Error::Transport(format!(
+    Error::ResponseTooLarge(format!(
         "the answer from {at} is larger than the {} limit; narrow the request (a shorter time window, minimal=true)",
         if limit >= 1024 * 1024 { format!("{} MiB", limit / (1024 * 1024)) } else { format!("{limit} byte") }
     ))
@@ -219,7 +219,7 @@ fn error_code(at: &str, code: &bindings::wasi::http::types::ErrorCode) -> Error 
             "{at} accepted the request but did not answer in time ({code:?}); the appliance may be overloaded: \
              try again later or narrow the request"
         )),
-        E::HttpResponseBodySize(limit) => Error::Transport(format!(
+        E::HttpResponseBodySize(limit) => Error::ResponseTooLarge(format!(
             "the answer from {at} is larger than the host allows ({} bytes); narrow the request (a shorter time window, minimal=true)",
             limit.map_or("its memory limit".to_owned(), |l| l.to_string())
         )),
@@ -275,6 +275,8 @@ fn wit_error(e: Error) -> wt::Error {
         Error::Timeout(m) => wt::Error::Timeout(m),
         Error::Upstream { status, message } => wt::Error::Upstream(wt::UpstreamFailure { status, message }),
         Error::UnexpectedResponse(m) => wt::Error::UnexpectedResponse(m),
+        Error::ResponseTooLarge(m) => wt::Error::ResponseTooLarge(m),
+        Error::Unsupported(m) => wt::Error::Unsupported(m),
         Error::Other(m) => wt::Error::Other(m),
     }
 }

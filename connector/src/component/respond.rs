@@ -41,6 +41,7 @@ fn change(c: respond::RespondChange) -> wr::RespondChange {
         expires: c.expires,
         expires_iso: c.expires_iso,
         raw: c.raw.to_string(),
+        verified: c.verified,
     }
 }
 

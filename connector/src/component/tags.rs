@@ -20,7 +20,7 @@ fn tag(t: tags::Tag) -> wtag::Tag {
 }
 
 fn change(c: tags::TagChange) -> wtag::TagChange {
-    wtag::TagChange { did: c.did, tag: c.tag, tid: c.tid, state: c.state, raw: c.raw.to_string() }
+    wtag::TagChange { did: c.did, tag: c.tag, tid: c.tid, state: c.state, raw: c.raw.to_string(), verified: c.verified }
 }
 
 impl wtag::Guest for Component {

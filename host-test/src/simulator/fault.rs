@@ -66,6 +66,20 @@ pub enum Fault {
         /// The JSON key, e.g. `pbid`.
         field: String,
     },
+    /// A gateway in front of the appliance answers `status` (502 or 504, with its HTML page) to
+    /// every request with `method` (e.g. `DELETE`, `POST`); other methods answer normally, so a
+    /// client can read the change back. With `applied` the appliance behind it has made the
+    /// change first; without, nothing changed. A real 7.1.0 appliance's gateway answered 502 to
+    /// every DELETE although each one applied (`api-inventory.md`, "What a real 7.1.0 appliance
+    /// did").
+    GatewayErrorOnWrite {
+        /// The method answered so, upper case.
+        method: String,
+        /// 502 or 504.
+        status: u16,
+        /// Whether the change is made before the gateway's answer.
+        applied: bool,
+    },
 }
 
 /// A fault's answer, ready to send.
@@ -113,10 +127,22 @@ pub(crate) fn take(fault: &Option<Fault>) -> (Option<Fault>, Option<Fault>) {
     }
 }
 
-/// The answer a fault gives instead of routing the request, if it replaces the answer.
-pub(crate) fn before_route(fault: &Fault) -> Option<super::api::Reply> {
+/// The gateway's answer to a write, for [`Fault::GatewayErrorOnWrite`].
+fn gateway(status: u16) -> super::api::Reply {
+    super::api::Reply::Fault(FaultReply::Status {
+        status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+        retry_after_secs: None,
+    })
+}
+
+/// The answer a fault gives instead of routing a `method` request, if it replaces the answer.
+pub(crate) fn before_route(fault: &Fault, method: &str) -> Option<super::api::Reply> {
     use super::api::Reply;
     Some(match fault {
+        Fault::GatewayErrorOnWrite { method: m, status, applied: false } if m.eq_ignore_ascii_case(method) => {
+            gateway(*status)
+        }
+        Fault::GatewayErrorOnWrite { .. } => return None,
         Fault::LoginPage => Reply::Fault(FaultReply::Html(StatusCode::OK, LOGIN_PAGE.to_owned())),
         Fault::RedirectToLogin => Reply::Redirect("/login"),
         Fault::RedirectToForbidden => Reply::Redirect("/403"),
@@ -134,11 +160,14 @@ pub(crate) fn before_route(fault: &Fault) -> Option<super::api::Reply> {
     })
 }
 
-/// The answer a fault makes of the real answer `value`, if it changes it.
-pub(crate) fn after_route(fault: &Fault, value: Value) -> Result<Value, super::api::Reply> {
+/// The answer a fault makes of the real answer `value` to a `method` request, if it changes it.
+pub(crate) fn after_route(fault: &Fault, method: &str, value: Value) -> Result<Value, super::api::Reply> {
     use super::api::Reply;
     let bytes = |v: &Value| serde_json::to_vec(v).unwrap_or_default();
     match fault {
+        Fault::GatewayErrorOnWrite { method: m, status, applied: true } if m.eq_ignore_ascii_case(method) => {
+            Err(gateway(*status))
+        }
         Fault::Dribble { interval } => Err(Reply::Fault(FaultReply::Dribble(bytes(&value), *interval))),
         Fault::TruncatedJson => {
             let mut all = bytes(&value);
@@ -208,7 +237,7 @@ impl IntoResponse for FaultReply {
             FaultReply::Status { status, retry_after_secs } => {
                 let mut response = match status.as_u16() {
                     // What the reverse proxy in front of an appliance answers when it is down.
-                    502 | 503 => {
+                    502..=504 => {
                         let title = format!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or("Error"));
                         let page = format!(
                             "<html><head><title>{title}</title></head><body><center><h1>{title}</h1></center><hr><center>nginx</center></body></html>\n"
@@ -303,9 +332,19 @@ mod tests {
     #[test]
     fn wrong_shapes_keep_everything_else() {
         let v = json!([{"pbid": 5, "device": {"did": 7}}]);
-        assert_eq!(after_route(&Fault::ObjectForList, v.clone()).unwrap(), json!({"data": v}));
-        let changed = after_route(&Fault::StringForNumber { field: "did".into() }, v).unwrap();
+        assert_eq!(after_route(&Fault::ObjectForList, "GET", v.clone()).unwrap(), json!({"data": v}));
+        let changed = after_route(&Fault::StringForNumber { field: "did".into() }, "GET", v).unwrap();
         assert_eq!(changed, json!([{"pbid": 5, "device": {"did": "n7"}}]));
+    }
+
+    #[test]
+    fn a_gateway_error_on_writes_answers_only_its_method_before_or_after_the_change() {
+        let fault = |applied| Fault::GatewayErrorOnWrite { method: "DELETE".into(), status: 502, applied };
+        assert!(before_route(&fault(false), "GET").is_none());
+        assert!(before_route(&fault(true), "DELETE").is_none(), "the change must be made first");
+        assert!(matches!(before_route(&fault(false), "delete"), Some(super::super::api::Reply::Fault(_))));
+        assert!(after_route(&fault(true), "DELETE", json!({})).is_err());
+        assert_eq!(after_route(&fault(true), "GET", json!([1])).unwrap(), json!([1]));
     }
 
     #[test]

@@ -69,6 +69,11 @@ pub struct SimulatorConfig {
     /// An upstream fault to play from the start (see [`Fault`]); change it with
     /// [`Simulator::set_fault`].
     pub fault: Option<Fault>,
+    /// Read a request body sent with `Transfer-Encoding: chunked` as empty, as an appliance or
+    /// a proxy in front of it that does not take chunked request bodies does (issue 12: such a
+    /// request then fails its signature, `API SIGNATURE ERROR`). On by default: every client
+    /// known to work with appliances sends `Content-Length`.
+    pub strict_framing: bool,
 }
 
 impl Default for SimulatorConfig {
@@ -83,6 +88,7 @@ impl Default for SimulatorConfig {
             audit_respond: true,
             tls: false,
             fault: None,
+            strict_framing: true,
         }
     }
 }
@@ -133,6 +139,7 @@ impl Simulator {
             log: Mutex::new(Vec::new()),
             audit_respond: config.audit_respond,
             fault: Mutex::new(config.fault),
+            strict_framing: config.strict_framing,
         });
         let (stop, stopped) = oneshot::channel::<()>();
         let app = api::router(shared.clone());
@@ -209,6 +216,34 @@ impl Simulator {
     /// score, and returns its pbid; it is visible to the API at once.
     pub fn insert_breach(&self, time_ms: i64, creation_ms: i64, score: f64) -> u64 {
         self.shared.data().insert_breach(time_ms, creation_ms, score)
+    }
+
+    /// Marks device `did` as monitored by a client sensor (cSensor): manual RESPOND `pol`,
+    /// `gpol` and `quarantineOutgoing` actions on it are then refused with 400, as a real
+    /// appliance refuses them (`api-inventory.md`).
+    pub fn set_client_sensor(&self, did: u64) {
+        self.shared.data().respond.client_sensors.insert(did);
+    }
+
+    /// Adds many breaches at once, each `(time, creation time, score)` as [`Simulator::insert_breach`]
+    /// takes them, and returns their pbids in the same order.
+    pub fn insert_breaches(&self, breaches: &[(i64, i64, f64)]) -> Vec<u64> {
+        let mut data = self.shared.data();
+        breaches.iter().map(|&(time, creation, score)| data.insert_breach(time, creation, score)).collect()
+    }
+
+    /// Adds an AI Analyst incident event created at `created_ms` (epoch ms) with AI Analyst
+    /// score `score` (0-100), in an incident of its own scored the same, and returns its id;
+    /// it is visible to the API at once.
+    pub fn insert_incident_event(&self, created_ms: i64, score: f64) -> String {
+        self.shared.data().insert_incident_event(created_ms, score)
+    }
+
+    /// Adds many AI Analyst incident events at once, each `(creation time, score)` as
+    /// [`Simulator::insert_incident_event`] takes them, and returns their ids in the same order.
+    pub fn insert_incident_events(&self, events: &[(i64, f64)]) -> Vec<String> {
+        let mut data = self.shared.data();
+        events.iter().map(|&(created, score)| data.insert_incident_event(created, score)).collect()
     }
 
     /// How many breaches the dataset holds (acknowledged ones included).

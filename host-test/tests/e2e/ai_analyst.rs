@@ -128,7 +128,7 @@ async fn acknowledging_and_pinning_change_the_appliance_state() {
     let out = invoke(&conn, "acknowledge-ai-analyst-incident", json!({"uuids": [a, b]})).await.unwrap();
     assert_eq!(
         out,
-        json!([{"id": a, "state": "acknowledged", "raw": {"aianalyst": "SUCCESS"}}, {"id": b, "state": "acknowledged", "raw": {"aianalyst": "SUCCESS"}}])
+        json!([{"id": a, "state": "acknowledged", "raw": {"aianalyst": "SUCCESS"}, "verified": null}, {"id": b, "state": "acknowledged", "raw": {"aianalyst": "SUCCESS"}, "verified": null}])
     );
     assert_eq!(
         (sim.incident_event_state(&a), sim.incident_event_state(&b)),

@@ -220,10 +220,10 @@ async fn a_date_error_without_a_usable_date_header_is_clock_skew() {
 }
 
 #[tokio::test]
-async fn an_answer_over_the_size_limit_is_a_transport_error_naming_the_limit() {
+async fn an_answer_over_the_size_limit_is_response_too_large_naming_the_limit() {
     let (sim, conn) = faulty(Fault::Oversized { bytes: 2 * 1024 * 1024 }).await;
     let err = invoke_limited(&conn, "list-models", json!({})).await.unwrap_err();
-    assert_eq!(err.case(), "transport");
+    assert_eq!(err.case(), "response-too-large");
     assert!(err.message().contains("larger than") && err.message().contains("1048576"), "{}", err.message());
     recovers(&sim, &conn, &LIMITED).await;
 }

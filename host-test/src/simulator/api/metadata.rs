@@ -352,9 +352,19 @@ fn texts(v: &Value) -> Vec<String> {
 }
 
 /// Standard base64, padding optional; `None` for anything else.
+/// Decodes the query hash in either alphabet, padded or not: the appliance accepts URL-safe
+/// base64 without padding in a GET path (`api-inventory.md`, "What a real 7.1.0 appliance did")
+/// and standard base64 in the POST body (reference, Advanced Search). Which form was signed is
+/// decided by the signature check, over the path as transmitted, before this runs.
 fn base64_decode(text: &str) -> Option<Vec<u8>> {
     use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD_NO_PAD.decode(text.trim().trim_end_matches('=')).ok()
+    let text = text.trim().trim_end_matches('=');
+    let engine = if text.contains(['-', '_']) {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+    } else {
+        base64::engine::general_purpose::STANDARD_NO_PAD
+    };
+    engine.decode(text).ok()
 }
 
 /// Decodes `%XX` escapes; anything malformed is kept as it is.

@@ -58,6 +58,8 @@ pub(crate) struct Shared {
     pub(crate) audit_respond: bool,
     /// The fault being played, if any (see [`Fault`]).
     pub(crate) fault: Mutex<Option<Fault>>,
+    /// A chunked request body reads as empty (see `SimulatorConfig::strict_framing`).
+    pub(crate) strict_framing: bool,
 }
 
 impl Shared {
@@ -165,7 +167,13 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         .collect();
     let method = parts.method.as_str();
     let path = parts.uri.path();
+    let chunked = headers
+        .iter()
+        .any(|(name, value)| name == "transfer-encoding" && value.to_ascii_lowercase().contains("chunked"));
+    // What a front end that does not take chunked request bodies passes on: no body at all.
+    let empty = bytes::Bytes::new();
     let reply = match &body {
+        Ok(_) if chunked && shared.strict_framing => answer(&shared, method, path, parts.uri.query(), &empty, &headers),
         Ok(bytes) => answer(&shared, method, path, parts.uri.query(), bytes, &headers),
         Err(_) => Err(Reply::input_error(format!("the body is unreadable or larger than {MAX_BODY} bytes"))),
     };
@@ -213,12 +221,12 @@ fn answer(
         *slot = later;
         now
     };
-    if let Some(reply) = playing.as_ref().and_then(fault::before_route) {
+    if let Some(reply) = playing.as_ref().and_then(|f| fault::before_route(f, method)) {
         return Err(reply);
     }
     let routed = route(shared, method, path, query, body, headers, now)?;
     match &playing {
-        Some(fault) => fault::after_route(fault, routed),
+        Some(fault) => fault::after_route(fault, method, routed),
         None => Ok(routed),
     }
 }

@@ -179,6 +179,12 @@ pub(super) fn manual(data: &mut Dataset, body: &[u8], audit: bool, now: i64) -> 
         }
     }
     let device = data.devices.iter().position(|d| d.did == did).ok_or_else(|| Reply::not_found("Device not found"))?;
+    // A real 7.1.0 appliance answered 400 to `pol`, `gpol` and `quarantineOutgoing` on a client
+    // sensor device (`api-inventory.md`, `POST /antigena/manual`). The body it gave is not
+    // recorded there; this is the appliance's usual `INPUT ERROR` shape.
+    if data.respond.client_sensors.contains(&did) && matches!(action, "pol" | "gpol" | "quarantineOutgoing") {
+        return Err(Reply::input_error(format!("Action {action} is not supported on client sensor devices")));
+    }
     let codeid = data.respond.next_codeid;
     data.respond.next_codeid += 1;
     let secs = i64::try_from(duration).unwrap_or(i64::MAX / 1000);

@@ -271,6 +271,39 @@ impl AiAnalyst {
 }
 
 impl Dataset {
+    /// Adds an incident event created at `created_at` (ms) with AI Analyst score `score`, in an
+    /// incident of its own, on the device of the newest breach, as the AI Analyst writes one up
+    /// when it finishes an analysis; returns its id. It is visible to the API at once.
+    pub(crate) fn insert_incident_event(&mut self, created_at: i64, score: f64) -> String {
+        let breach = self.breaches.len().checked_sub(1);
+        let device = breach.map_or(0, |b| self.breaches[b].device);
+        let kind = if self.devices.get(device).is_some_and(|d| d.is_saas()) { 4 } else { 0 };
+        let ai = &mut self.ai_analyst;
+        let rng = ai.rng.get_or_insert_with(|| Rng::new(0));
+        let id = rng.uuid();
+        let activity = format!("{:08x}", rng.next_u64() >> 32);
+        let group = ai.groups.len();
+        ai.events.push(IncidentEvent {
+            id: id.clone(),
+            group,
+            kind,
+            detail: 0,
+            aia_score: score,
+            created_at,
+            period: (created_at - 10 * MINUTE_MS, created_at),
+            device,
+            breaches: breach.into_iter().collect(),
+            acknowledged: false,
+            pinned: false,
+            structured: ai.events.len().is_multiple_of(2),
+            user_triggered: false,
+            activity,
+            comments: Vec::new(),
+        });
+        ai.groups.push(IncidentGroup { id: format!("g{id}"), events: vec![ai.events.len() - 1], score, active: true });
+        id
+    }
+
     /// Ids of the devices an incident involves, in order of appearance.
     pub(crate) fn group_dids(&self, g: usize) -> Vec<u64> {
         let mut dids: Vec<u64> = Vec::new();

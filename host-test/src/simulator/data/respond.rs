@@ -85,6 +85,8 @@ pub(crate) struct Respond {
     /// Ascending by codeid.
     pub(crate) actions: Vec<RespondAction>,
     pub(crate) next_codeid: u64,
+    /// Devices monitored by a client sensor (cSensor), which refuse some manual actions.
+    pub(crate) client_sensors: std::collections::BTreeSet<u64>,
 }
 
 impl Respond {
@@ -225,7 +227,7 @@ pub(crate) fn generate(rng: &mut Rng, dataset: &Dataset, now: i64) -> Respond {
         }
     }
     actions.sort_by_key(|a| a.codeid);
-    Respond { actions, next_codeid: codeid + 1 }
+    Respond { actions, next_codeid: codeid + 1, client_sensors: Default::default() }
 }
 
 fn detail(action: &str, device: &Device, rng: &mut Rng) -> String {
