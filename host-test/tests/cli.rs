@@ -568,3 +568,47 @@ async fn an_answer_over_max_response_is_a_transport_error_naming_the_limit() {
     assert_eq!(err["error"], "transport", "{stderr}");
     assert!(err["message"].as_str().unwrap().contains("1048576"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_poll_batch_that_cannot_be_printed_leaves_the_state_file_alone_and_comes_again() {
+    let sim = simulator().await;
+    let state =
+        std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("poll-closed-{}.state", std::process::id()));
+    let _ = std::fs::remove_file(&state);
+    let (url, public, file) = (sim.url(), sim.public_token().to_owned(), state.to_string_lossy().into_owned());
+    let closed = tokio::task::spawn_blocking(move || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_host-test"));
+        cmd.env("DARKTRACE_CONNECTOR_CACHE", concat!(env!("CARGO_TARGET_TMPDIR"), "/component-cache"))
+            .args(["poll", "model-breaches", "--state-file", &file])
+            .env("DARKTRACE_API_ADDRESS", &url)
+            .env("DARKTRACE_PUBLIC_TOKEN", &public)
+            .env("DARKTRACE_PRIVATE_TOKEN", SECRET)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().expect("run host-test");
+        // The reader goes away before the batch is printed: every write fails.
+        drop(child.stdout.take());
+        child.wait_with_output().expect("wait for host-test")
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&closed.stderr);
+    assert!(!closed.status.success(), "{stderr}");
+    assert!(stderr.contains("cannot write the batch") && stderr.contains("comes again"), "{stderr}");
+    assert!(!state.exists(), "the state of a batch that was not printed must not be saved");
+    let (url, public, file) = (sim.url(), sim.public_token().to_owned(), state.to_string_lossy().into_owned());
+    let again = tokio::task::spawn_blocking(move || {
+        let env = [
+            ("DARKTRACE_API_ADDRESS", url.as_str()),
+            ("DARKTRACE_PUBLIC_TOKEN", public.as_str()),
+            ("DARKTRACE_PRIVATE_TOKEN", SECRET),
+        ];
+        host_test(&["poll", "model-breaches", "--state-file", &file], &env)
+    })
+    .await
+    .unwrap();
+    assert!(again.status.success(), "{}", text(&again).1);
+    assert!(!text(&again).0.is_empty(), "the batch comes again");
+    assert!(state.exists());
+    std::fs::remove_file(&state).ok();
+}

@@ -329,3 +329,24 @@ async fn a_storm_inside_one_overlap_window_is_delivered_exactly_once_and_polling
     assert_eq!(events.get(&json!(late_event).to_string()), Some(&1));
     assert!(sim.requests().iter().all(|r| r.status == 200), "every request was answered normally");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_native_transport_frames_bodies_the_same_way() {
+    let (sim, conn) = simulator().await;
+    let pbid = sim.known_pbids()[2];
+    let transport = host_test::native::NativeTransport::new();
+    let (address, public, private) = (conn.api_address.clone(), conn.public_token.clone(), conn.private_token.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        let connection = darktrace_connector::Connection::new(&address, &public, &private);
+        let input = json!({"pbid": pbid, "message": "native — framed"}).to_string();
+        darktrace_connector::actions::invoke(connection, &transport, "add-model-breach-comment", &input)
+    })
+    .await
+    .unwrap()
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.contains("native"), "{out}");
+    let post = sim.requests().into_iter().find(|r| r.method == "POST").unwrap();
+    let length = post.headers.iter().find(|(k, _)| k == "content-length").map(|(_, v)| v.clone());
+    assert_eq!(length, Some(post.body.len().to_string()));
+    assert!(post.headers.iter().all(|(k, _)| k != "transfer-encoding"));
+}
