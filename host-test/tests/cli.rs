@@ -537,7 +537,7 @@ fn an_out_of_range_retry_setting_is_invalid_connection() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_answer_over_max_response_is_a_transport_error_naming_the_limit() {
+async fn an_answer_over_max_response_is_response_too_large_naming_the_limit() {
     let sim = Simulator::start(SimulatorConfig { private_token: SECRET.into(), breaches: 3000, ..Default::default() })
         .await
         .unwrap();
@@ -565,7 +565,7 @@ async fn an_answer_over_max_response_is_a_transport_error_naming_the_limit() {
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     let err: serde_json::Value = serde_json::from_str(stderr.lines().last().unwrap()).unwrap();
-    assert_eq!(err["error"], "transport", "{stderr}");
+    assert_eq!(err["error"], "response-too-large", "{stderr}");
     assert!(err["message"].as_str().unwrap().contains("1048576"), "{stderr}");
 }
 
