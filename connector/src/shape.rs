@@ -631,6 +631,23 @@ mod tests {
     }
 
     #[test]
+    fn a_list_answer_skips_padding_and_a_lone_object_is_a_single_read() {
+        let read = |v: &Value, path: &str, raw: RawText| -> Result<(u64, String)> {
+            let w = Warnings::default();
+            Ok((Obj::item(v, path, &w)?.id_u64("id")?, raw.get().to_owned()))
+        };
+        let request = ApiRequest::get("/x");
+        let doc = Doc::from_body(&request, br#"[{}, {"id": 1.0}, {"id": "x"}, {"id": 3}]"#.to_vec()).unwrap();
+        let out = read_many(&doc.value, &doc.raw_items(&[]), "things", &read).unwrap();
+        assert_eq!(out, [(1, r#"{"id": 1.0}"#.to_owned()), (3, r#"{"id": 3}"#.to_owned())]);
+        let wrapped = Doc::from_body(&request, br#"{"data": [{"id": 1}]}"#.to_vec()).unwrap();
+        let err = read_many(&wrapped.value, &wrapped.raw_items(&[]), "things", &read).unwrap_err();
+        assert!(err.message().contains("`things[0].id`"), "{err}");
+        assert!(read_many(&json!({}), &[], "things", &read).unwrap().is_empty());
+        assert_eq!(read_many(&json!(7), &[], "things", &read).unwrap_err().case(), "unexpected-response");
+    }
+
+    #[test]
     fn raw_texts_are_the_answers_own_bytes() {
         let request = ApiRequest::get("/x");
         let body = br#"{"data": {"devices": [ {"did": 12345678901234567890, "score": 1.50}, {"big": 1e3} ]}}"#;

@@ -206,7 +206,11 @@ pub fn list_model_breaches(client: &Client, filter: BreachFilter) -> Result<Vec<
     let body = client.send_raw(&request)?;
     // A lone object is one breach, read as a single read: an answer wrapped in something else
     // must not pass for an empty list.
-    let lone = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    let shape: Vec<u8> = body.iter().filter(|b| !b.is_ascii_whitespace()).take(3).copied().collect();
+    if shape == b"{}" {
+        return Ok(Vec::new());
+    }
+    let lone = shape.first() == Some(&b'{');
     let read = breaches_from_body(client, &request, body, "modelbreaches", &|i| format!("modelbreaches[{i}]"))?;
     let mut breaches = if lone { read.into_iter().try_vec()? } else { readable(read) };
     // The API documents no order; playbooks and pollers want oldest first and no repeats.
