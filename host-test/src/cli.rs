@@ -161,6 +161,10 @@ enum Command {
         /// With --tls, write the certificate (PEM) to this file, for --ca-cert.
         #[arg(long, requires = "tls", value_name = "FILE")]
         cert_out: Option<PathBuf>,
+        /// Answer with the shapes real appliances write beyond the reference's plainest ones:
+        /// system breaches, acknowledgements as objects, numbers as strings, `{"code": n}`.
+        #[arg(long)]
+        realistic: bool,
     },
 }
 
@@ -279,8 +283,9 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
-    if let Command::Simulator { port, public_token, private_token, tls, cert_out } = &cli.command {
-        return serve_simulator(*port, public_token.clone(), private_token.clone(), *tls, cert_out.as_deref()).await;
+    if let Command::Simulator { port, public_token, private_token, tls, cert_out, realistic } = &cli.command {
+        let tokens = (public_token.clone(), private_token.clone());
+        return serve_simulator(*port, tokens, *tls, cert_out.as_deref(), *realistic).await;
     }
     let saved = match &cli.connection {
         Some(name) => {
@@ -534,12 +539,12 @@ async fn invoke(cli: &Cli, host: &Host, action: &str, input: String) -> Result<(
 
 async fn serve_simulator(
     port: u16,
-    public_token: Option<String>,
-    private_token: Option<String>,
+    (public_token, private_token): (Option<String>, Option<String>),
     tls: bool,
     cert_out: Option<&std::path::Path>,
+    realistic: bool,
 ) -> Result<(), Failure> {
-    let mut config = SimulatorConfig { port, tls, ..SimulatorConfig::default() };
+    let mut config = SimulatorConfig { port, tls, realistic, ..SimulatorConfig::default() };
     if let (Some(public), Some(private)) = (public_token, private_token) {
         config.public_token = public;
         config.private_token = private;

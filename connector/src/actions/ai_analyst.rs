@@ -9,7 +9,9 @@ use super::{Input, ReadBack, Written, confirm_success, flag_set, send_write};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::ApiRequest;
-use crate::shape::{Obj, TryVec, one_or_many, sort_stable, wrong};
+use crate::shape::{
+    Doc, Obj, RawText, Warning, Warnings, as_i64, as_text, one_or_many, read_list, read_many, sort_stable,
+};
 use crate::times::{Instant, iso_from_ms, window};
 
 family_actions! {
@@ -256,8 +258,9 @@ impl Input for InvestigationIdInput {
 /// A device an incident event is about (see the WIT `breach-device`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BreachDevice {
-    /// Device id.
-    pub did: Option<u64>,
+    /// Device id (signed: the appliance's sentinel ids are negative); a SaaS account is a
+    /// device too, in the appliance's pseudo-subnet -9.
+    pub did: Option<i64>,
     /// IP address.
     pub ip: Option<String>,
     /// Hostname or identifier.
@@ -302,7 +305,9 @@ pub struct IncidentEvent {
     /// Threat Visualizer link.
     pub link: Option<String>,
     /// The appliance's object.
-    pub raw: Value,
+    pub raw: RawText,
+    /// The fields that could not be read.
+    pub warnings: Vec<Warning>,
 }
 
 /// An incident (see the WIT `incident-group`).
@@ -330,14 +335,16 @@ pub struct IncidentGroup {
     pub end_iso: Option<String>,
     /// Event ids.
     pub incident_event_ids: Vec<String>,
-    /// Device ids.
-    pub device_ids: Vec<u64>,
+    /// Device ids (negative ids are the appliance's sentinels).
+    pub device_ids: Vec<i64>,
     /// MITRE tactics.
     pub mitre_tactics: Vec<String>,
     /// Threat Visualizer link.
     pub link: String,
     /// The appliance's object.
-    pub raw: Value,
+    pub raw: RawText,
+    /// The fields that could not be read.
+    pub warnings: Vec<Warning>,
 }
 
 /// A comment on an incident event (see the WIT `incident-comment`).
@@ -354,7 +361,9 @@ pub struct IncidentComment {
     /// `time` in ISO 8601 UTC.
     pub time_iso: String,
     /// The appliance's object.
-    pub raw: Value,
+    pub raw: RawText,
+    /// The fields that could not be read.
+    pub warnings: Vec<Warning>,
 }
 
 /// An investigation (see the WIT `investigation`).
@@ -365,7 +374,7 @@ pub struct Investigation {
     /// `pending`, `processing` or `finished`.
     pub status: String,
     /// Device investigated.
-    pub did: Option<u64>,
+    pub did: Option<i64>,
     /// Instant investigated, epoch ms.
     pub investigate_time: Option<i64>,
     /// `investigate_time` in ISO 8601 UTC.
@@ -379,7 +388,9 @@ pub struct Investigation {
     /// Related model breach ids.
     pub related_pbids: Vec<u64>,
     /// The appliance's object.
-    pub raw: Value,
+    pub raw: RawText,
+    /// The fields that could not be read.
+    pub warnings: Vec<Warning>,
 }
 
 /// Lists incident events, oldest first by creation time, without repeats.
@@ -400,12 +411,10 @@ pub fn list_ai_analyst_incidents(client: &Client, filter: IncidentFilter) -> Res
         .opt_param("groupsuspicious", filter.suspicious)
         .opt_param("groupcritical", filter.critical)
         .opt_param("locale", filter.locale.as_deref());
-    let answer = client.send(&request)?;
-    let mut events = one_or_many(&answer, "incidentevents")?
-        .into_iter()
-        .enumerate()
-        .map(|(i, v)| incident_from(client, v, &format!("incidentevents[{i}]")))
-        .try_vec()?;
+    let answer = Doc::fetch(client, &request)?;
+    let mut events = read_many(&answer.value, &answer.raw_items(&[]), "incidentevents", &|v, path, raw| {
+        incident_from(client, v, path, raw)
+    })?;
     // No documented order, and appliances have been seen to repeat an event.
     sort_stable(&mut events, |a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
     events.dedup_by(|a, b| a.id == b.id);
@@ -415,15 +424,15 @@ pub fn list_ai_analyst_incidents(client: &Client, filter: IncidentFilter) -> Res
 /// Reads one incident event by id.
 pub fn get_ai_analyst_incident(client: &Client, input: UuidInput) -> Result<IncidentEvent> {
     // `uuid` overrides every other filter on the appliance, window and acknowledgement included.
-    let answer = client.send(&ApiRequest::get("/aianalyst/incidentevents").param("uuid", input.uuid.trim()))?;
-    let (at, item) = one_or_many(&answer, "incidentevents")?
+    let answer = Doc::fetch(client, &ApiRequest::get("/aianalyst/incidentevents").param("uuid", input.uuid.trim()))?;
+    let (at, item) = one_or_many(&answer.value, "incidentevents")?
         .into_iter()
         .enumerate()
         .find(|(_, v)| v.get("id").and_then(Value::as_str).is_some_and(|id| id.eq_ignore_ascii_case(input.uuid.trim())))
         .ok_or_else(|| {
             Error::NotFound(format!("AI Analyst incident event {} is not known to the appliance", input.uuid.trim()))
         })?;
-    incident_from(client, item, &format!("incidentevents[{at}]"))
+    incident_from(client, item, &format!("incidentevents[{at}]"), item_raw(&answer, at, item))
 }
 
 /// Lists incidents, oldest first by start, without repeats.
@@ -440,12 +449,9 @@ pub fn list_ai_analyst_groups(client: &Client, filter: GroupFilter) -> Result<Ve
         .opt_param("compliance", filter.compliance)
         .opt_param("suspicious", filter.suspicious)
         .opt_param("critical", filter.critical);
-    let answer = client.send(&request)?;
-    let mut groups = one_or_many(&answer, "groups")?
-        .into_iter()
-        .enumerate()
-        .map(|(i, v)| group_from(client, v, &format!("groups[{i}]")))
-        .try_vec()?;
+    let answer = Doc::fetch(client, &request)?;
+    let mut groups =
+        read_many(&answer.value, &answer.raw_items(&[]), "groups", &|v, path, raw| group_from(client, v, path, raw))?;
     sort_stable(&mut groups, |a, b| (a.start, &a.id).cmp(&(b.start, &b.id)));
     groups.dedup_by(|a, b| a.id == b.id);
     Ok(groups)
@@ -454,13 +460,13 @@ pub fn list_ai_analyst_groups(client: &Client, filter: GroupFilter) -> Result<Ve
 /// Reads one incident by id.
 pub fn get_ai_analyst_group(client: &Client, input: GroupIdInput) -> Result<IncidentGroup> {
     let id = input.group_id.trim();
-    let answer = client.send(&ApiRequest::get("/aianalyst/groups").param("groupid", id))?;
-    let (at, item) = one_or_many(&answer, "groups")?
+    let answer = Doc::fetch(client, &ApiRequest::get("/aianalyst/groups").param("groupid", id))?;
+    let (at, item) = one_or_many(&answer.value, "groups")?
         .into_iter()
         .enumerate()
         .find(|(_, v)| v.get("id").and_then(Value::as_str).is_some_and(|g| g.eq_ignore_ascii_case(id)))
         .ok_or_else(|| Error::NotFound(format!("AI Analyst incident {id} is not known to the appliance")))?;
-    group_from(client, item, &format!("groups[{at}]"))
+    group_from(client, item, &format!("groups[{at}]"), item_raw(&answer, at, item))
 }
 
 /// Acknowledges incident events.
@@ -517,6 +523,7 @@ fn change_state(client: &Client, input: UuidsInput, verb: &str, state: &str) -> 
     let verified = written.verified();
     let raw = match written {
         Written::Answered(answer) => {
+            let answer = answer.value;
             confirm_success(&what, &answer)?;
             answer
         }
@@ -546,31 +553,33 @@ pub fn add_ai_analyst_comment(client: &Client, input: IncidentCommentInput) -> R
 /// Lists the comments on an incident event, oldest first.
 pub fn list_ai_analyst_comments(client: &Client, input: IncidentIdInput) -> Result<Vec<IncidentComment>> {
     let incident_id = input.incident_id.trim();
-    let answer = client.send(&ApiRequest::get("/aianalyst/incident/comments").param("incident_id", incident_id))?;
-    let (items, at) = match &answer {
-        // Documented as `{"comments": [...]}`; a bare list is accepted too.
-        Value::Array(items) => (items, "comments".to_owned()),
-        other => match Obj::new(other, "answer")?.opt_array("comments")? {
-            Some(found) => found,
+    let answer =
+        Doc::fetch(client, &ApiRequest::get("/aianalyst/incident/comments").param("incident_id", incident_id))?;
+    // Documented as `{"comments": [...]}`; a bare list is accepted too.
+    let (items, at, keys): (&Vec<Value>, &str, &[&str]) = match &answer.value {
+        Value::Array(items) => (items, "comments", &[]),
+        Value::Object(map) => match map.get("comments") {
+            Some(Value::Array(items)) => (items, "comments", &["comments"]),
+            Some(other) => return Err(crate::shape::wrong("comments", "an array", other)),
             None => return Ok(Vec::new()),
         },
+        other => return Err(crate::shape::wrong("answer", "an object", other)),
     };
-    let mut comments = items
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            let o = Obj::new(v, format!("{at}[{i}]"))?;
-            let time = o.opt_i64("time")?.unwrap_or(0);
-            Ok(IncidentComment {
-                incident_id: o.opt_str("incident_id")?.unwrap_or_else(|| incident_id.to_owned()),
-                message: o.opt_str("message")?.unwrap_or_default(),
-                username: o.opt_str("username")?.unwrap_or_default(),
-                time,
-                time_iso: iso_from_ms(time),
-                raw: v.clone(),
-            })
+    let items: Vec<&Value> = items.iter().collect();
+    let mut comments = read_list(&items, &answer.raw_items(keys), at, &|v, path, raw| {
+        let w = Warnings::default();
+        let o = Obj::item(v, path, &w)?;
+        let time = o.opt_i64("time").unwrap_or(0);
+        Ok(IncidentComment {
+            incident_id: o.opt_str("incident_id").unwrap_or_else(|| incident_id.to_owned()),
+            message: o.opt_str("message").unwrap_or_default(),
+            username: o.opt_str("username").unwrap_or_default(),
+            time,
+            time_iso: iso_from_ms(time),
+            raw,
+            warnings: w.take(),
         })
-        .try_vec()?;
+    });
     sort_stable(&mut comments, |a, b| a.time.cmp(&b.time));
     Ok(comments)
 }
@@ -580,14 +589,14 @@ pub fn start_ai_analyst_investigation(client: &Client, input: InvestigationInput
     let ms = input.investigate_time.to_epoch_ms("investigate_time")?;
     // The guide's examples give epoch seconds, as a string.
     let body = json!({"investigateTime": (ms / 1000).to_string(), "did": input.did});
-    let answer = client.send(&ApiRequest::post_json("/aianalyst/investigations", &body))?;
-    let item = match &answer {
+    let answer = Doc::fetch(client, &ApiRequest::post_json("/aianalyst/investigations", &body))?;
+    let item = match &answer.value {
         Value::Array(items) => items.first().unwrap_or(&Value::Null),
         other => other,
     };
-    let mut started = investigation_from(item, "investigation")?;
+    let mut started = investigation_from(item, "investigation", item_raw(&answer, 0, item))?;
     // The reply may carry only the id; fill in what was asked for.
-    started.did = started.did.or(Some(input.did));
+    started.did = started.did.or(i64::try_from(input.did).ok());
     if started.investigate_time.is_none() {
         let whole_seconds = ms - ms.rem_euclid(1000);
         started.investigate_time = Some(whole_seconds);
@@ -599,8 +608,8 @@ pub fn start_ai_analyst_investigation(client: &Client, input: InvestigationInput
 /// Reads an investigation and its progress.
 pub fn get_ai_analyst_investigation(client: &Client, input: InvestigationIdInput) -> Result<Investigation> {
     let id = input.investigation_id.trim();
-    let answer = client.send(&ApiRequest::get("/aianalyst/investigations").param("investigationId", id))?;
-    let items = match &answer {
+    let answer = Doc::fetch(client, &ApiRequest::get("/aianalyst/investigations").param("investigationId", id))?;
+    let items = match &answer.value {
         Value::Object(map) if map.is_empty() => Vec::new(),
         other => one_or_many(other, "investigations")?,
     };
@@ -609,37 +618,41 @@ pub fn get_ai_analyst_investigation(client: &Client, input: InvestigationIdInput
         .enumerate()
         .find(|(_, v)| investigation_id(v).is_some_and(|got| got == id))
         .ok_or_else(|| Error::NotFound(format!("AI Analyst investigation {id} is not known to the appliance")))?;
-    investigation_from(item, &format!("investigations[{at}]"))
+    investigation_from(item, &format!("investigations[{at}]"), item_raw(&answer, at, item))
 }
 
-/// Normalises one incident event as the appliance sends it.
-pub fn incident_from(client: &Client, v: &Value, path: &str) -> Result<IncidentEvent> {
-    let o = Obj::new(v, path)?;
-    let id = required_str(&o, path, "id")?;
-    let group_id = o.opt_str("currentGroup")?;
-    let created_at = o.i64("createdAt")?;
-    let breach_devices = match o.opt_array("breachDevices")? {
+/// The text of the `at`th item of `answer` (an array, or one object), which is `item`.
+fn item_raw(answer: &Doc, at: usize, item: &Value) -> RawText {
+    answer.raw_items(&[]).into_iter().nth(at).unwrap_or_else(|| RawText::of(item))
+}
+
+/// Normalises one incident event as the appliance sends it. Its identity is its id and its
+/// creation time, which places it in a poll.
+pub fn incident_from(client: &Client, v: &Value, path: &str, raw: RawText) -> Result<IncidentEvent> {
+    let w = Warnings::default();
+    let o = Obj::item(v, path, &w)?;
+    let id = o.id_str("id")?;
+    let group_id = o.opt_str("currentGroup");
+    let created_at = o.id_i64("createdAt")?;
+    let breach_devices = match o.opt_array("breachDevices") {
         Some((items, at)) => items
             .iter()
             .enumerate()
-            .map(|(i, d)| {
-                let d = Obj::new(d, format!("{at}[{i}]"))?;
-                Ok(BreachDevice {
-                    did: d.opt_u64("did")?,
-                    ip: d.opt_str("ip")?,
-                    hostname: match d.opt_str("hostname")? {
-                        Some(h) => Some(h),
-                        None => d.opt_str("identifier")?,
-                    },
-                    mac: d.opt_str("mac")?,
+            .filter_map(|(i, d)| {
+                let d = o.child(d, format!("{at}[{i}]"))?;
+                Some(BreachDevice {
+                    did: d.opt_i64("did"),
+                    ip: d.opt_str("ip"),
+                    hostname: d.opt_str("hostname").or_else(|| d.opt_str("identifier")),
+                    mac: d.opt_str("mac"),
                 })
             })
-            .try_vec()?,
+            .collect(),
         None => Vec::new(),
     };
-    let related_pbids = match o.opt_array("relatedBreaches")? {
+    let related_pbids = match o.opt_array("relatedBreaches") {
         Some((items, at)) => {
-            items.iter().enumerate().map(|(i, b)| Obj::new(b, format!("{at}[{i}]"))?.u64("pbid")).try_vec()?
+            items.iter().enumerate().filter_map(|(i, b)| o.child(b, format!("{at}[{i}]"))?.opt_u64("pbid")).collect()
         }
         None => Vec::new(),
     };
@@ -651,142 +664,139 @@ pub fn incident_from(client: &Client, v: &Value, path: &str) -> Result<IncidentE
         link: group_id.as_ref().map(|g| format!("{}/#aiagroup/{g}", client.connection().base_url())),
         id,
         group_id,
-        title: o.opt_str("title")?.unwrap_or_default(),
-        category: o.opt_str("category")?,
-        group_category: o.opt_str("groupCategory")?,
-        aia_score: o.opt_f64("aiaScore")?,
-        group_score: o.opt_f64("groupScore")?,
-        acknowledged: o.opt_bool("acknowledged")?.unwrap_or(false),
-        pinned: o.opt_bool("pinned")?.unwrap_or(false),
+        title: o.opt_str("title").unwrap_or_default(),
+        category: o.opt_str("category"),
+        group_category: o.opt_str("groupCategory"),
+        aia_score: o.opt_f64("aiaScore"),
+        group_score: o.opt_f64("groupScore"),
+        acknowledged: o.opt_bool("acknowledged").unwrap_or(false),
+        pinned: o.opt_bool("pinned").unwrap_or(false),
         created_at,
         created_at_iso: iso_from_ms(created_at),
         summary,
-        mitre_tactics: strings(&o, "mitreTactics")?,
+        mitre_tactics: strings(&o, "mitreTactics"),
         breach_devices,
         related_pbids,
-        raw: v.clone(),
+        raw,
+        warnings: w.take(),
     })
 }
 
-/// Normalises one incident (group) as the appliance sends it.
-pub fn group_from(client: &Client, v: &Value, path: &str) -> Result<IncidentGroup> {
-    let o = Obj::new(v, path)?;
-    let id = required_str(&o, path, "id")?;
-    let start = o.opt_i64("start")?;
-    let end = o.opt_i64("end")?;
-    let incident_event_ids = match o.opt_array("incidentEvents")? {
+/// Normalises one incident (group) as the appliance sends it; its identity is its id.
+pub fn group_from(client: &Client, v: &Value, path: &str, raw: RawText) -> Result<IncidentGroup> {
+    let w = Warnings::default();
+    let o = Obj::item(v, path, &w)?;
+    let id = o.id_str("id")?;
+    let start = o.opt_i64("start");
+    let end = o.opt_i64("end");
+    let incident_event_ids = match o.opt_array("incidentEvents") {
         Some((items, at)) => items
             .iter()
             .enumerate()
-            .map(|(i, e)| match e {
-                Value::String(s) => Ok(s.clone()),
-                _ => {
-                    let at = format!("{at}[{i}]");
-                    required_str(&Obj::new(e, at.as_str())?, &at, "uuid")
-                }
+            .filter_map(|(i, e)| match e {
+                Value::String(s) => Some(s.clone()),
+                _ => o.child(e, format!("{at}[{i}]"))?.opt_str("uuid"),
             })
-            .try_vec()?,
+            .collect(),
         None => Vec::new(),
     };
-    let device_ids = match o.opt_array("devices")? {
+    let device_ids = match o.opt_array("devices") {
         Some((items, at)) => items
             .iter()
             .enumerate()
-            .map(|(i, d)| match d {
-                Value::Object(_) => Obj::new(d, format!("{at}[{i}]"))?.u64("did"),
-                _ => d.as_u64().ok_or_else(|| wrong(&format!("{at}[{i}]"), "a device id", d)),
+            .filter_map(|(i, d)| {
+                let path = format!("{at}[{i}]");
+                match d {
+                    Value::Object(_) => o.child(d, path)?.opt_i64("did"),
+                    _ => o.element(d, &path, "a device id", as_i64),
+                }
             })
-            .try_vec()?,
+            .collect(),
         None => Vec::new(),
     };
     Ok(IncidentGroup {
         link: format!("{}/#aiagroup/{id}", client.connection().base_url()),
         id,
-        category: o.opt_str("category")?,
-        group_score: o.opt_f64("groupScore")?,
-        acknowledged: o.opt_bool("acknowledged")?.unwrap_or(false),
-        pinned: o.opt_bool("pinned")?.unwrap_or(false),
-        active: o.opt_bool("active")?.unwrap_or(false),
+        category: o.opt_str("category"),
+        group_score: o.opt_f64("groupScore"),
+        acknowledged: o.opt_bool("acknowledged").unwrap_or(false),
+        pinned: o.opt_bool("pinned").unwrap_or(false),
+        active: o.opt_bool("active").unwrap_or(false),
         start,
         start_iso: start.map(iso_from_ms),
         end,
         end_iso: end.map(iso_from_ms),
         incident_event_ids,
         device_ids,
-        mitre_tactics: strings(&o, "mitreTactics")?,
-        raw: v.clone(),
+        mitre_tactics: strings(&o, "mitreTactics"),
+        raw,
+        warnings: w.take(),
     })
 }
 
 fn investigation_id(v: &Value) -> Option<String> {
-    ["investigationId", "id"].iter().find_map(|k| match v.get(*k)? {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    })
+    ["investigationId", "id"].iter().find_map(|k| as_text(v.get(*k)?).filter(|s| !s.is_empty()))
 }
 
-/// Normalises an investigation; its `time` and `investigationTime` are epoch seconds.
-fn investigation_from(v: &Value, path: &str) -> Result<Investigation> {
-    let o = Obj::new(v, path)?;
-    let id = investigation_id(v).ok_or_else(|| {
-        Error::UnexpectedResponse(format!(
-            "the appliance's answer has no `{path}.investigationId`; the appliance version may not be supported, please report it"
-        ))
-    })?;
-    let investigate_time = match o.opt_i64("investigationTime")? {
-        Some(t) => Some(t),
-        None => o.opt_i64("investigateTime")?,
-    }
-    .map(seconds_to_ms);
-    let time = o.opt_i64("time")?.map(seconds_to_ms);
+/// Normalises an investigation; its `time` and `investigationTime` are epoch seconds. Its
+/// identity is its id (`investigationId`, or `id`).
+fn investigation_from(v: &Value, path: &str, raw: RawText) -> Result<Investigation> {
+    let w = Warnings::default();
+    let o = Obj::item(v, path, &w)?;
+    let id = match investigation_id(v) {
+        Some(id) => id,
+        None => o.id_str("investigationId")?,
+    };
+    let investigate_time = o.opt_i64("investigationTime").or_else(|| o.opt_i64("investigateTime")).map(seconds_to_ms);
+    let time = o.opt_i64("time").map(seconds_to_ms);
     let mut incident_ids = Vec::new();
     let mut related_pbids = Vec::new();
-    if let Some((items, at)) = o.opt_array("incidents")? {
+    if let Some((items, at)) = o.opt_array("incidents") {
         for (i, item) in items.iter().enumerate() {
             match item {
                 Value::String(s) => incident_ids.push(s.clone()),
                 _ => {
-                    let inc = Obj::new(item, format!("{at}[{i}]"))?;
-                    if let Some(uuid) = inc.opt_str("uuid")?.or(inc.opt_str("id")?) {
+                    let Some(inc) = o.child(item, format!("{at}[{i}]")) else { continue };
+                    if let Some(uuid) = inc.opt_str("uuid").or_else(|| inc.opt_str("id")) {
                         incident_ids.push(uuid);
                     }
-                    related_pbids.extend(pbids_of(&inc)?);
+                    related_pbids.extend(pbids_of(&inc));
                 }
             }
         }
     }
-    related_pbids.extend(pbids_of(&o)?);
+    related_pbids.extend(pbids_of(&o));
     related_pbids.sort_unstable();
     related_pbids.dedup();
     Ok(Investigation {
         id,
-        status: o.opt_str("status")?.or(o.opt_str("state")?).unwrap_or_else(|| "pending".to_owned()),
-        did: o.opt_u64("did")?,
+        status: o.opt_str("status").or_else(|| o.opt_str("state")).unwrap_or_else(|| "pending".to_owned()),
+        did: o.opt_i64("did"),
         investigate_time,
         investigate_time_iso: investigate_time.map(iso_from_ms),
         time,
         time_iso: time.map(iso_from_ms),
         incident_ids,
         related_pbids,
-        raw: v.clone(),
+        raw,
+        warnings: w.take(),
     })
 }
 
 /// Breach ids listed under `pbids` (numbers) or `relatedBreaches` (objects with `pbid`).
-fn pbids_of(o: &Obj<'_>) -> Result<Vec<u64>> {
+fn pbids_of(o: &Obj<'_>) -> Vec<u64> {
     let mut out = Vec::new();
-    if let Some((items, at)) = o.opt_array("pbids")? {
+    if let Some((items, at)) = o.opt_array("pbids") {
         for (i, p) in items.iter().enumerate() {
-            out.push(p.as_u64().ok_or_else(|| wrong(&format!("{at}[{i}]"), "a model breach id", p))?);
+            out.extend(o.element(p, &format!("{at}[{i}]"), "a model breach id", crate::shape::as_u64));
         }
     }
-    if let Some((items, at)) = o.opt_array("relatedBreaches")? {
+    if let Some((items, at)) = o.opt_array("relatedBreaches") {
         for (i, b) in items.iter().enumerate() {
-            out.push(Obj::new(b, format!("{at}[{i}]"))?.u64("pbid")?);
+            out.extend(o.child(b, format!("{at}[{i}]")).and_then(|b| b.opt_u64("pbid")));
         }
     }
-    Ok(out)
+    out
 }
 
 /// Epoch seconds to milliseconds; a value already in milliseconds is kept, so an appliance that
@@ -846,23 +856,15 @@ fn entity_name(v: &Value) -> String {
         .to_owned()
 }
 
-fn required_str(o: &Obj<'_>, path: &str, key: &str) -> Result<String> {
-    o.opt_str(key)?.ok_or_else(|| {
-        Error::UnexpectedResponse(format!(
-            "the appliance's answer has no `{path}.{key}` where a string was expected; \
-             the appliance version may not be supported, please report it"
-        ))
-    })
-}
-
-fn strings(o: &Obj<'_>, key: &str) -> Result<Vec<String>> {
-    match o.opt_array(key)? {
+/// The strings of the array at `key`; an element that is not one is a warning.
+fn strings(o: &Obj<'_>, key: &str) -> Vec<String> {
+    match o.opt_array(key) {
         Some((items, at)) => items
             .iter()
             .enumerate()
-            .map(|(i, s)| s.as_str().map(str::to_owned).ok_or_else(|| wrong(&format!("{at}[{i}]"), "a string", s)))
+            .filter_map(|(i, s)| o.element(s, &format!("{at}[{i}]"), "a string", |v| v.as_str().map(str::to_owned)))
             .collect(),
-        None => Ok(Vec::new()),
+        None => Vec::new(),
     }
 }
 
@@ -1120,8 +1122,16 @@ mod tests {
         assert_eq!(g.end_iso.as_deref(), Some("2025-03-02T09:00:00.000Z"));
         let (out, _) = with_answers(&["[]"], |c| get_ai_analyst_group(c, GroupIdInput { group_id: GROUP.into() }));
         assert_eq!(out.unwrap_err().case(), "not-found");
-        let (out, _) =
-            with_answers(&[r#"[{"id":"g1","devices":["x"]}]"#], |c| list_ai_analyst_groups(c, GroupFilter::default()));
-        assert!(out.unwrap_err().message().contains("groups[0].devices[0]"));
+        let (out, _) = with_answers(&[r#"[{"id":"g1","devices":["x",-1]},{"devices":[]},{"id":"g2"}]"#], |c| {
+            list_ai_analyst_groups(c, GroupFilter::default())
+        });
+        let groups = out.unwrap();
+        assert_eq!(
+            groups.iter().map(|g| g.id.as_str()).collect::<Vec<_>>(),
+            ["g1", "g2"],
+            "the one without an id is left out"
+        );
+        assert_eq!(groups[0].device_ids, [-1]);
+        assert_eq!(groups[0].warnings[0].path, "groups[0].devices[0]");
     }
 }

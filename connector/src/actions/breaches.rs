@@ -11,7 +11,7 @@ use super::{Input, PbidInput, ReadBack, Written, confirm_success, flag_set, send
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::ApiRequest;
-use crate::shape::{Obj, RawText, TryVec, into_items, sort_stable};
+use crate::shape::{Doc, Obj, RawText, TryVec, Warning, Warnings, as_i64, one_or_many, read_list, sort_stable};
 use crate::times::{Instant, iso_from_ms, now_ms, window};
 
 family_actions! {
@@ -103,8 +103,8 @@ pub struct ModelBreach {
     pub model_pid: Option<u64>,
     /// Model category.
     pub model_category: Option<String>,
-    /// Device id.
-    pub device_did: Option<u64>,
+    /// Device id; -1 for a system breach (no device).
+    pub device_did: Option<i64>,
     /// Device IP.
     pub device_ip: Option<String>,
     /// Device hostname.
@@ -120,6 +120,8 @@ pub struct ModelBreach {
     /// The appliance's object as the appliance wrote it: a part of the answer's text, so a big
     /// pull holds each breach once rather than also as a JSON tree or a copy.
     pub raw: RawText,
+    /// The fields that could not be read.
+    pub warnings: Vec<Warning>,
 }
 
 /// A comment on a model breach (see the WIT `breach-comment`).
@@ -136,7 +138,9 @@ pub struct BreachComment {
     /// `time` in ISO 8601 UTC.
     pub time_iso: String,
     /// The appliance's object.
-    pub raw: Value,
+    pub raw: RawText,
+    /// The fields that could not be read.
+    pub warnings: Vec<Warning>,
 }
 
 /// The result of a state change (see the WIT `change-result`).
@@ -203,7 +207,15 @@ pub fn list_model_breaches(client: &Client, filter: BreachFilter) -> Result<Vec<
     // building a tree of the whole, and each item is read on its own, so memory stays near
     // twice the answer rather than ten times.
     let body = client.send_raw(&request)?;
-    let mut breaches = breaches_from_body(client, &request, body, "modelbreaches", &|i| format!("modelbreaches[{i}]"))?;
+    // A lone object is one breach, read as a single read: an answer wrapped in something else
+    // must not pass for an empty list.
+    let shape: Vec<u8> = body.iter().filter(|b| !b.is_ascii_whitespace()).take(3).copied().collect();
+    if shape == b"{}" {
+        return Ok(Vec::new());
+    }
+    let lone = shape.first() == Some(&b'{');
+    let read = breaches_from_body(client, &request, body, "modelbreaches", &|i| format!("modelbreaches[{i}]"))?;
+    let mut breaches = if lone { read.into_iter().try_vec()? } else { readable(read) };
     // The API documents no order; playbooks and pollers want oldest first and no repeats.
     sort_stable(&mut breaches, |a, b| (a.creation_time, a.pbid).cmp(&(b.creation_time, b.pbid)));
     breaches.dedup_by_key(|b| b.pbid);
@@ -224,7 +236,7 @@ pub fn get_model_breach(client: &Client, input: PbidInput) -> Result<ModelBreach
     breaches_from_body(client, &request, body, "modelbreach", &|_| "modelbreach".to_owned())?
         .into_iter()
         .next()
-        .ok_or_else(missing)
+        .ok_or_else(missing)?
 }
 
 /// Acknowledges a breach.
@@ -257,6 +269,7 @@ fn set_acknowledged(client: &Client, pbid: u64, verb: &str) -> Result<ChangeResu
     let verified = written.verified();
     let raw = match written {
         Written::Answered(answer) => {
+            let answer = answer.value;
             confirm_success(&what, &answer)?;
             answer
         }
@@ -284,14 +297,15 @@ pub fn add_model_breach_comment(client: &Client, input: CommentInput) -> Result<
         Written::Answered(answer) => answer,
         Written::Verified(raw) => {
             let found = raw["read_back"]["found"].clone();
-            return comment_from(input.pbid, &found, "comments[-1]");
+            return comment_from(input.pbid, &found, "comments[-1]", RawText::of(&found));
         }
     };
     // Some versions answer with the created comment, others only with SUCCESS.
-    if let Some(created) = answer.as_array().and_then(|a| a.first()).filter(|v| v.get("message").is_some()) {
-        return comment_from(input.pbid, created, "comments[0]");
+    let created = answer.value.as_array().and_then(|a| a.first()).filter(|v| v.get("message").is_some());
+    if let (Some(created), Some(raw)) = (created, answer.raw_items(&[]).into_iter().next()) {
+        return comment_from(input.pbid, created, "comments[0]", raw);
     }
-    confirm_success(&what, &answer)?;
+    confirm_success(&what, &answer.value)?;
     let stored = list_model_breach_comments(client, PbidInput { pbid: input.pbid })?;
     stored.into_iter().rev().find(|c| c.message == input.message).ok_or_else(|| {
         Error::UnexpectedResponse(format!(
@@ -303,21 +317,17 @@ pub fn add_model_breach_comment(client: &Client, input: CommentInput) -> Result<
 
 /// Lists a breach's comments, oldest first.
 pub fn list_model_breach_comments(client: &Client, input: PbidInput) -> Result<Vec<BreachComment>> {
-    let answer = client.send(&ApiRequest::get(format!("/modelbreaches/{}/comments", input.pbid)))?;
-    let items = crate::shape::array(&answer, "comments")?;
+    let answer = Doc::fetch(client, &ApiRequest::get(format!("/modelbreaches/{}/comments", input.pbid)))?;
+    let items: Vec<&Value> = crate::shape::array(&answer.value, "comments")?.iter().collect();
     let mut comments =
-        items.iter().enumerate().map(|(i, v)| comment_from(input.pbid, v, &format!("comments[{i}]"))).try_vec()?;
+        read_list(&items, &answer.raw_items(&[]), "comments", &|v, path, raw| comment_from(input.pbid, v, path, raw));
     sort_stable(&mut comments, |a, b| a.time.cmp(&b.time));
     Ok(comments)
 }
 
-/// Normalises one breach object as the appliance sends it.
-pub fn breach_from(client: &Client, v: Value, path: &str) -> Result<ModelBreach> {
-    read_breach(client, &v, path, RawText::of(&v))
-}
-
-/// The breaches in a `/modelbreaches` answer, an array or one object: the answer is named `path`
-/// in errors, its `i`th breach `item_path(i)`.
+/// The breaches in a `/modelbreaches` answer, an array or one object, each read or, when its
+/// identity cannot be read, the error saying why: the answer is named `path` in errors, its
+/// `i`th breach `item_path(i)`.
 /// Each item is parsed on its own and keeps its text as a range of the answer; any other shape
 /// goes through the general path (and fails naming what was found).
 fn breaches_from_body(
@@ -326,16 +336,13 @@ fn breaches_from_body(
     body: Vec<u8>,
     path: &str,
     item_path: &dyn Fn(usize) -> String,
-) -> Result<Vec<ModelBreach>> {
+) -> Result<Vec<Result<ModelBreach>>> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace()).copied();
     let is_array = first == Some(b'[');
     if !is_array && first != Some(b'{') {
         let answer = crate::client::parse_json(request, &body)?;
-        return into_items(answer, path)?
-            .into_iter()
-            .enumerate()
-            .map(|(i, v)| breach_from(client, v, &item_path(i)))
-            .try_vec();
+        one_or_many(&answer, path)?;
+        return Ok(Vec::new());
     }
     let text = String::from_utf8(body).map_err(|e| {
         let why = <serde_json::Error as serde::de::Error>::custom(format!("not UTF-8: {}", e.utf8_error()));
@@ -356,58 +363,70 @@ fn breaches_from_body(
             .map(|item| item.get().as_ptr() as usize - base..item.get().as_ptr() as usize - base + item.get().len())
             .collect()
     };
-    ranges
+    Ok(ranges
         .into_iter()
         .enumerate()
         .map(|(i, range)| {
-            let v: Value = serde_json::from_str(&text[range.clone()])
-                .map_err(|e| crate::client::invalid_json(request, &e, text.as_bytes()))?;
+            // Valid JSON the tree cannot hold (a number beyond f64) leaves only this item unread.
+            let v: Value = serde_json::from_str(&text[range.clone()]).map_err(|e| {
+                crate::shape::wrong(&item_path(i), &format!("JSON a tree can hold ({e})"), &Value::Null)
+            })?;
             read_breach(client, &v, &item_path(i), RawText::within(text.clone(), range))
         })
-        .try_vec()
+        .collect())
 }
 
-/// The typed fields of one breach object, with `raw` its text.
+/// The breaches read, leaving out (and saying on stderr) those whose identity could not be read.
+fn readable(items: Vec<Result<ModelBreach>>) -> Vec<ModelBreach> {
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        match item {
+            Ok(b) => out.push(b),
+            Err(e) => eprintln!("darktrace connector: left out of the list: {}", e.message()),
+        }
+    }
+    out
+}
+
+/// The typed fields of one breach object, with `raw` its text. Its identity is its pbid and
+/// a time (first activity or creation, each standing in for the other): a breach with no
+/// readable time cannot be placed in a window or a poll.
 fn read_breach(client: &Client, v: &Value, path: &str, raw: RawText) -> Result<ModelBreach> {
-    let o = Obj::new(v, path)?;
-    let pbid = o.u64("pbid")?;
-    let time = o.i64("time")?;
-    let creation_time = o.opt_i64("creationTime")?.unwrap_or(time);
-    // `model` is `{then, now}` unless historicmodelonly; `then` is the model as it was at alert time.
-    let model = match o.opt_obj("model")? {
-        Some(m) => match m.opt_obj("then")? {
-            Some(then) => Some(then),
-            None => Some(m),
-        },
-        None => None,
+    let w = Warnings::default();
+    let o = Obj::item(v, path, &w)?;
+    let pbid = o.id_u64("pbid")?;
+    let (time, creation_time) = match (o.opt_i64("time"), o.opt_i64("creationTime")) {
+        (Some(t), c) => (t, c.unwrap_or(t)),
+        (None, Some(c)) => (c, c),
+        (None, None) => {
+            return Err(o.id_i64("time").err().unwrap_or_else(|| crate::shape::wrong(&o.at("time"), "a time", v)));
+        }
     };
+    // `model` is `{then, now}` unless historicmodelonly; `then` is the model as it was at alert time.
+    let model = o.opt_obj("model").map(|m| m.opt_obj("then").unwrap_or(m));
     let (model_name, model_uuid, model_pid, model_category) = match &model {
         Some(m) => {
-            let category = match m.opt_str("category")? {
+            let category = match m.opt_str("category") {
                 Some(c) => Some(c),
-                None if m.opt_bool("compliance")? == Some(true) => Some("Compliance".to_owned()),
+                None if m.opt_bool("compliance") == Some(true) => Some("Compliance".to_owned()),
                 None => None,
             };
-            (m.opt_str("name")?.unwrap_or_default(), m.opt_str("uuid")?, m.opt_u64("pid")?, category)
+            (m.opt_str("name").unwrap_or_default(), m.opt_str("uuid"), m.opt_u64("pid"), category)
         }
         None => (String::new(), None, None, None),
     };
     // Without deviceattop the device sits in the first triggered component.
-    let device = match o.opt_obj("device")? {
-        Some(d) => Some(d),
-        None => match o.opt_array("triggeredComponents")? {
-            Some((components, at)) => match components.first() {
-                Some(c) => Obj::new(c, format!("{at}[0]"))?.opt_obj("device")?,
-                None => None,
-            },
-            None => None,
-        },
-    };
+    let device = o.opt_obj("device").or_else(|| {
+        let (components, at) = o.opt_array("triggeredComponents")?;
+        o.child(components.first()?, format!("{at}[0]"))?.opt_obj("device")
+    });
     let (device_did, device_ip, device_hostname, device_mac) = match &device {
-        Some(d) => (d.opt_u64("did")?, d.opt_str("ip")?, d.opt_str("hostname")?, d.opt_str("macaddress")?),
+        Some(d) => (d.opt_i64("did"), d.opt_str("ip"), d.opt_str("hostname"), d.opt_str("macaddress")),
         None => (None, None, None, None),
     };
-    let score = o.opt_f64("score")?.unwrap_or(0.0);
+    let score = o.opt_f64("score").unwrap_or(0.0);
+    let acknowledged = o.opt_bool("acknowledged").unwrap_or(false);
+    let comment_count = o.opt_u64("commentCount").unwrap_or(0).min(u64::from(u32::MAX)) as u32;
     Ok(ModelBreach {
         pbid,
         time,
@@ -423,23 +442,27 @@ fn read_breach(client: &Client, v: &Value, path: &str, raw: RawText) -> Result<M
         device_ip,
         device_hostname,
         device_mac,
-        acknowledged: o.opt_bool("acknowledged")?.unwrap_or(false),
-        comment_count: o.opt_u64("commentCount")?.unwrap_or(0).min(u64::from(u32::MAX)) as u32,
+        acknowledged,
+        comment_count,
         link: format!("{}/#modelbreach/{pbid}", client.connection().base_url()),
         raw,
+        warnings: w.take(),
     })
 }
 
-fn comment_from(pbid: u64, v: &Value, path: &str) -> Result<BreachComment> {
-    let o = Obj::new(v, path)?;
-    let time = o.opt_i64("time")?.unwrap_or(0);
+/// A comment; `pbid` is the breach asked about when the comment does not name its own.
+fn comment_from(pbid: u64, v: &Value, path: &str, raw: RawText) -> Result<BreachComment> {
+    let w = Warnings::default();
+    let o = Obj::item(v, path, &w)?;
+    let time = o.opt_i64("time").unwrap_or(0);
     Ok(BreachComment {
-        pbid: o.opt_u64("pbid")?.unwrap_or(pbid),
-        message: o.opt_str("message")?.unwrap_or_default(),
-        username: o.opt_str("username")?.unwrap_or_default(),
+        pbid: o.opt_u64("pbid").unwrap_or(pbid),
+        message: o.opt_str("message").unwrap_or_default(),
+        username: o.opt_str("username").unwrap_or_default(),
         time,
         time_iso: iso_from_ms(time),
-        raw: v.clone(),
+        raw,
+        warnings: w.take(),
     })
 }
 
@@ -506,9 +529,11 @@ pub struct BreachRecord {
     /// `creation_time` in ISO 8601 UTC.
     pub creation_time_iso: Option<String>,
     /// Breaching devices.
-    pub device_ids: Vec<u64>,
+    pub device_ids: Vec<i64>,
     /// The appliance's record.
-    pub raw: Value,
+    pub raw: RawText,
+    /// The fields that could not be read.
+    pub warnings: Vec<Warning>,
 }
 
 /// One connection or event behind a breach (see the WIT `connection-event`).
@@ -520,10 +545,10 @@ pub struct ConnectionEvent {
     pub time: Option<i64>,
     /// `time` in ISO 8601 UTC.
     pub time_iso: Option<String>,
-    /// Source device id.
-    pub source_did: Option<u64>,
-    /// Destination device id.
-    pub destination_did: Option<u64>,
+    /// Source device id (negative for an external or aggregate endpoint).
+    pub source_did: Option<i64>,
+    /// Destination device id (negative for an external or aggregate endpoint).
+    pub destination_did: Option<i64>,
     /// Source address or name.
     pub source: Option<String>,
     /// Destination address or name.
@@ -537,7 +562,9 @@ pub struct ConnectionEvent {
     /// `in` or `out`.
     pub direction: Option<String>,
     /// The appliance's object.
-    pub raw: Value,
+    pub raw: RawText,
+    /// The fields that could not be read.
+    pub warnings: Vec<Warning>,
 }
 
 /// The connections behind a breach (see the WIT `breach-connections`).
@@ -569,18 +596,22 @@ pub fn get_model_breach_connections(client: &Client, input: ConnectionsQuery) ->
         .param("pbid", input.pbid)
         .param("count", input.count.unwrap_or(DEFAULT_ITEM_COUNT))
         .opt_param("offset", input.offset);
-    let answer = client.send(&request)?;
-    let items = crate::shape::array(&answer, "details")?;
+    let answer = Doc::fetch(client, &request)?;
+    let items = crate::shape::array(&answer.value, "details")?;
+    let raws = answer.raw_items(&[]);
     let mut breach = None;
     let mut events = Vec::with_capacity(items.len());
     for (i, v) in items.iter().enumerate() {
         let path = format!("details[{i}]");
-        let o = Obj::new(v, path.as_str())?;
-        let kind = o.opt_str("eventType")?.or(o.opt_str("action")?).unwrap_or_default();
-        if kind == "policybreach" && breach.is_none() {
-            breach = Some(breach_record_from(&o, v)?);
+        let raw = raws.get(i).cloned().unwrap_or_else(|| RawText::of(v));
+        let kind = v.get("eventType").or(v.get("action")).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let read = if kind == "policybreach" && breach.is_none() {
+            breach_record_from(v, &path, raw, input.pbid).map(|b| breach = Some(b))
         } else {
-            events.push(connection_event_from(&o, v, kind)?);
+            connection_event_from(v, &path, raw, kind).map(|e| events.push(e))
+        };
+        if let Err(e) = read {
+            eprintln!("darktrace connector: left out of the list: {}", e.message());
         }
     }
     // Appliances answer an unknown pbid with an empty list rather than 404.
@@ -603,17 +634,13 @@ pub fn list_comments(client: &Client, filter: CommentFilter) -> Result<Vec<Breac
         .opt_param("endtime", window.map(|w| w.1))
         .opt_param("pbid", filter.pbid)
         .param("count", filter.count.unwrap_or(DEFAULT_ITEM_COUNT));
-    let answer = client.send(&request)?;
-    let items = crate::shape::array(&answer, "mbcomments")?;
-    let mut comments = items
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            let path = format!("mbcomments[{i}]");
-            let pbid = Obj::new(v, path.as_str())?.u64("pbid")?;
-            comment_from(pbid, v, &path)
-        })
-        .try_vec()?;
+    let answer = Doc::fetch(client, &request)?;
+    let items: Vec<&Value> = crate::shape::array(&answer.value, "mbcomments")?.iter().collect();
+    // Across breaches, a comment's pbid is what it is about: part of its identity.
+    let mut comments = read_list(&items, &answer.raw_items(&[]), "mbcomments", &|v, path, raw| {
+        let pbid = Obj::item(v, path, &Warnings::default())?.id_u64("pbid")?;
+        comment_from(pbid, v, path, raw)
+    });
     // The appliance lists newest first; every other list here is oldest first.
     sort_stable(&mut comments, |a, b| (a.time, a.pbid).cmp(&(b.time, b.pbid)));
     Ok(comments)
@@ -621,83 +648,73 @@ pub fn list_comments(client: &Client, filter: CommentFilter) -> Result<Vec<Breac
 
 /// The epoch ms of a `/details` item: `timems`, else `time` when it is numeric (it is usually a
 /// readable `YYYY-MM-DD HH:MM:SS` string, which `timems` duplicates).
-fn details_time(o: &Obj<'_>) -> Result<Option<i64>> {
-    if let Some(ms) = o.opt_i64("timems")? {
-        return Ok(Some(ms));
-    }
-    Ok(match o.get("time") {
-        Some(Value::Number(n)) => n.as_i64(),
-        Some(Value::String(s)) => s.trim().parse::<i64>().ok(),
-        _ => None,
-    })
+fn details_time(o: &Obj<'_>) -> Option<i64> {
+    o.opt_i64("timems").or_else(|| o.get("time").and_then(as_i64))
 }
 
-fn breach_record_from(o: &Obj<'_>, v: &Value) -> Result<BreachRecord> {
-    let time = details_time(o)?;
-    let creation_time = o.opt_i64("creationTime")?;
-    let device_ids = match o.opt_array("devices")? {
+/// The breach record at the head of a `/details` answer: the breach asked about (`asked`),
+/// which stands in for a pbid the record does not give readably.
+fn breach_record_from(v: &Value, path: &str, raw: RawText, asked: u64) -> Result<BreachRecord> {
+    let w = Warnings::default();
+    let o = Obj::item(v, path, &w)?;
+    let pbid = o.opt_u64("pbid").unwrap_or(asked);
+    let time = details_time(&o);
+    let creation_time = o.opt_i64("creationTime");
+    // Devices come as ids or as device objects.
+    let device_ids = match o.opt_array("devices") {
         Some((items, at)) => items
             .iter()
             .enumerate()
-            .map(|(i, d)| match d {
-                Value::Object(_) => Obj::new(d, format!("{at}[{i}]"))?.u64("did"),
-                Value::Number(n) => {
-                    n.as_u64().ok_or_else(|| crate::shape::wrong(&format!("{at}[{i}]"), "a device id", d))
+            .filter_map(|(i, d)| {
+                let path = format!("{at}[{i}]");
+                match d {
+                    Value::Object(_) => o.child(d, path)?.opt_i64("did"),
+                    _ => o.element(d, &path, "a device id", as_i64),
                 }
-                other => Err(crate::shape::wrong(&format!("{at}[{i}]"), "a device id", other)),
             })
-            .try_vec()?,
+            .collect(),
         None => Vec::new(),
     };
     Ok(BreachRecord {
-        pbid: o.u64("pbid")?,
-        model_name: o.opt_str("name")?,
-        model_pid: o.opt_u64("pid")?,
-        score: o.opt_f64("score")?,
-        state: o.opt_str("state")?,
-        acknowledged: o.opt_bool("acknowledged")?.unwrap_or(false),
+        pbid,
+        model_name: o.opt_str("name"),
+        model_pid: o.opt_u64("pid"),
+        score: o.opt_f64("score"),
+        state: o.opt_str("state"),
+        acknowledged: o.opt_bool("acknowledged").unwrap_or(false),
         time,
         time_iso: time.map(iso_from_ms),
         creation_time,
         creation_time_iso: creation_time.map(iso_from_ms),
         device_ids,
-        raw: v.clone(),
+        raw,
+        warnings: w.take(),
     })
 }
 
-fn connection_event_from(o: &Obj<'_>, v: &Value, event_type: String) -> Result<ConnectionEvent> {
-    let time = details_time(o)?;
-    let device = |key: &str| -> Result<Option<u64>> {
-        Ok(match o.opt_obj(key)? {
-            Some(d) => d.opt_u64("did")?,
-            None => None,
-        })
-    };
-    let source_did = match o.opt_u64("sdid")? {
-        Some(did) => Some(did),
-        None => device("sourceDevice")?,
-    };
-    let destination_did = match o.opt_u64("ddid")? {
-        Some(did) => Some(did),
-        None => device("destinationDevice")?,
-    };
-    let port = match o.opt_u64("destinationPort")? {
-        Some(p) => Some(p),
-        None => o.opt_u64("port")?,
-    };
+/// One event of a `/details` answer; events have no id, so any object is read.
+fn connection_event_from(v: &Value, path: &str, raw: RawText, event_type: String) -> Result<ConnectionEvent> {
+    let w = Warnings::default();
+    let o = Obj::item(v, path, &w)?;
+    let time = details_time(&o);
+    let device = |key: &str| o.opt_obj(key).and_then(|d| d.opt_i64("did"));
+    let source_did = o.opt_i64("sdid").or_else(|| device("sourceDevice"));
+    let destination_did = o.opt_i64("ddid").or_else(|| device("destinationDevice"));
+    let port = o.opt_u64("destinationPort").or_else(|| o.opt_u64("port"));
     Ok(ConnectionEvent {
         event_type,
         time,
         time_iso: time.map(iso_from_ms),
         source_did,
         destination_did,
-        source: o.opt_str("source")?,
-        destination: o.opt_str("destination")?,
+        source: o.opt_str("source"),
+        destination: o.opt_str("destination"),
         destination_port: port.and_then(|p| u32::try_from(p).ok()),
-        protocol: o.opt_str("protocol")?,
-        application_protocol: o.opt_str("applicationprotocol")?,
-        direction: o.opt_str("direction")?,
-        raw: v.clone(),
+        protocol: o.opt_str("protocol"),
+        application_protocol: o.opt_str("applicationprotocol"),
+        direction: o.opt_str("direction"),
+        raw,
+        warnings: w.take(),
     })
 }
 
@@ -752,13 +769,15 @@ mod tests {
     }
 
     #[test]
-    fn details_with_a_wrong_shape_name_the_field() {
-        let (out, _) = with_answer(r#"[{"eventType":"policybreach","pbid":"x"}]"#, |c| {
+    fn details_with_a_wrong_shape_keep_the_record_with_a_warning_naming_the_field() {
+        let (out, _) = with_answer(r#"[{"eventType":"policybreach","pbid":"x","devices":[-1,"y"]}, 7]"#, |c| {
             get_model_breach_connections(c, ConnectionsQuery { pbid: 9, count: None, offset: None })
         });
-        let err = out.unwrap_err();
-        assert_eq!(err.case(), "unexpected-response");
-        assert!(err.message().contains("details[0].pbid"), "{err}");
+        let breach = out.unwrap().breach.unwrap();
+        assert_eq!((breach.pbid, breach.device_ids), (9, vec![-1]));
+        let paths: Vec<&str> = breach.warnings.iter().map(|w| w.path.as_str()).collect();
+        assert_eq!(paths, ["details[0].pbid", "details[0].devices[1]"]);
+        assert_eq!(breach.raw.get(), r#"{"eventType":"policybreach","pbid":"x","devices":[-1,"y"]}"#);
     }
 
     #[test]

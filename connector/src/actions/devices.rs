@@ -9,7 +9,7 @@ use super::{DidInput, Input, ReadBack, Written, confirm_success, send_write};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::ApiRequest;
-use crate::shape::{Obj, TryVec, array, one_or_many, sort_stable, wrong};
+use crate::shape::{Doc, Obj, RawText, Warning, Warnings, as_i64, read_list, read_many, sort_stable, wrong};
 use crate::times::{Instant, iso_from_ms, window};
 
 family_actions! {
@@ -60,7 +60,9 @@ pub struct Device {
     /// Tag names.
     pub tags: Vec<String>,
     /// The appliance's object.
-    pub raw: Value,
+    pub raw: RawText,
+    /// The fields that could not be read.
+    pub warnings: Vec<Warning>,
 }
 
 /// Input of `search-devices` (see the WIT `device-query`).
@@ -112,15 +114,16 @@ pub struct DevicePage {
 /// Reads one device.
 pub fn get_device(client: &Client, input: DidInput) -> Result<Device> {
     let request = ApiRequest::get("/devices").param("did", input.did).param("includetags", true);
-    let answer = client.send(&request)?;
+    let answer = Doc::fetch(client, &request)?;
     // Appliances answer an unknown did with an empty object or list rather than 404.
-    let item = match &answer {
+    let item = match &answer.value {
         Value::Array(items) => items.first(),
-        Value::Object(map) if !map.is_empty() => Some(&answer),
+        Value::Object(map) if !map.is_empty() => Some(&answer.value),
         _ => None,
     }
     .ok_or_else(|| Error::NotFound(format!("device {} is not known to the appliance", input.did)))?;
-    device_from(item, "device")
+    let raw = answer.raw_items(&[]).into_iter().next().unwrap_or_else(|| RawText::of(item));
+    device_from(item, "device", raw)
 }
 
 /// Searches devices.
@@ -130,73 +133,81 @@ pub fn search_devices(client: &Client, input: DeviceQuery) -> Result<DevicePage>
         .param("query", input.query.trim())
         .param("count", input.count.unwrap_or(100))
         .param("offset", offset);
-    let answer = client.send(&request)?;
-    let o = Obj::new(&answer, "devicesearch")?;
-    let devices = match o.opt_array("devices")? {
-        Some((items, at)) => items.iter().enumerate().map(|(i, v)| device_from(v, &format!("{at}[{i}]"))).try_vec()?,
+    let answer = Doc::fetch(client, &request)?;
+    let page = Warnings::default();
+    let o = Obj::item(&answer.value, "devicesearch", &page)?;
+    let devices = match o.opt_array("devices") {
+        Some((items, at)) => {
+            let items: Vec<&Value> = items.iter().collect();
+            read_list(&items, &answer.raw_items(&["devices"]), &at, &device_from)
+        }
         None => Vec::new(),
     };
-    Ok(DevicePage { total_count: o.opt_u64("totalCount")?.unwrap_or(devices.len() as u64), offset, devices })
+    let total_count = o.opt_u64("totalCount").unwrap_or(devices.len() as u64);
+    Ok(DevicePage { total_count, offset, devices })
 }
 
-/// Normalises one device object as the appliance sends it.
-pub fn device_from(v: &Value, path: &str) -> Result<Device> {
-    let o = Obj::new(v, path)?;
-    let first_seen = o.opt_i64("firstSeen")?;
-    let last_seen = o.opt_i64("lastSeen")?;
-    let tags = match o.opt_array("tags")? {
+/// Normalises one device object as the appliance sends it; its identity is its did.
+pub fn device_from(v: &Value, path: &str, raw: RawText) -> Result<Device> {
+    let w = Warnings::default();
+    let o = Obj::item(v, path, &w)?;
+    let did = o.id_u64("did")?;
+    let first_seen = o.opt_i64("firstSeen");
+    let last_seen = o.opt_i64("lastSeen");
+    let tags = match o.opt_array("tags") {
         Some((items, at)) => items
             .iter()
             .enumerate()
             .filter_map(|(i, t)| match t {
-                Value::String(s) => Some(Ok(s.clone())),
-                _ => Obj::new(t, format!("{at}[{i}]")).and_then(|t| t.opt_str("name")).transpose(),
+                Value::String(s) => Some(s.clone()),
+                _ => o.child(t, format!("{at}[{i}]"))?.opt_str("name"),
             })
-            .try_vec()?,
+            .collect(),
         None => Vec::new(),
     };
     // Newer appliances describe some devices (agents, cloud hosts) only through `interfaces`.
-    let (interface_ip, interface_mac) = latest_interface_address(&o)?;
+    let (interface_ip, interface_mac) = latest_interface_address(&o);
     Ok(Device {
-        did: o.u64("did")?,
-        ip: o.opt_str("ip")?.or(interface_ip),
-        mac: o.opt_str("macaddress")?.or(interface_mac),
-        hostname: o.opt_str("hostname")?,
-        vendor: o.opt_str("vendor")?,
-        os: o.opt_str("os")?,
-        label: o.opt_str("devicelabel")?,
-        type_name: o.opt_str("typename")?,
-        type_label: o.opt_str("typelabel")?,
-        priority: o.opt_i64("priority")?.unwrap_or(0).clamp(-5, 5) as i32,
+        did,
+        ip: o.opt_str("ip").or(interface_ip),
+        mac: o.opt_str("macaddress").or(interface_mac),
+        hostname: o.opt_str("hostname"),
+        vendor: o.opt_str("vendor"),
+        os: o.opt_str("os"),
+        label: o.opt_str("devicelabel"),
+        type_name: o.opt_str("typename"),
+        type_label: o.opt_str("typelabel"),
+        priority: o.opt_i64("priority").unwrap_or(0).clamp(-5, 5) as i32,
         first_seen,
         first_seen_iso: first_seen.map(iso_from_ms),
         last_seen,
         last_seen_iso: last_seen.map(iso_from_ms),
         tags,
-        raw: v.clone(),
+        raw,
+        warnings: w.take(),
     })
 }
 
 /// The most recently seen address among a device's `interfaces[].ips[]`, with its interface's
 /// MAC. Those times are epoch **seconds**, unlike every other device time.
-fn latest_interface_address(o: &Obj) -> Result<(Option<String>, Option<String>)> {
-    let Some((interfaces, at)) = o.opt_array("interfaces")? else {
-        return Ok((None, None));
+fn latest_interface_address(o: &Obj) -> (Option<String>, Option<String>) {
+    let Some((interfaces, at)) = o.opt_array("interfaces") else {
+        return (None, None);
     };
     let mut best: Option<(i64, Option<String>, Option<String>)> = None;
     for (i, interface) in interfaces.iter().enumerate() {
-        let interface = Obj::new(interface, format!("{at}[{i}]"))?;
-        let mac = interface.opt_str("mac")?;
-        let Some((ips, ips_at)) = interface.opt_array("ips")? else { continue };
+        let Some(interface) = o.child(interface, format!("{at}[{i}]")) else { continue };
+        let mac = interface.opt_str("mac");
+        let Some((ips, ips_at)) = interface.opt_array("ips") else { continue };
         for (j, ip) in ips.iter().enumerate() {
-            let ip = Obj::new(ip, format!("{ips_at}[{j}]"))?;
-            let seen_secs = ip.opt_i64("time")?.unwrap_or(0);
+            let Some(ip) = o.child(ip, format!("{ips_at}[{j}]")) else { continue };
+            let seen_secs = ip.opt_i64("time").unwrap_or(0);
             if best.as_ref().is_none_or(|(t, _, _)| seen_secs > *t) {
-                best = Some((seen_secs, ip.opt_str("ip")?, mac.clone()));
+                best = Some((seen_secs, ip.opt_str("ip"), mac.clone()));
             }
         }
     }
-    Ok(best.map_or((None, None), |(_, ip, mac)| (ip, mac)))
+    best.map_or((None, None), |(_, ip, mac)| (ip, mac))
 }
 
 /// Longest `seen_since` accepted: anything longer is almost surely an epoch time given by mistake.
@@ -296,13 +307,8 @@ pub fn list_devices(client: &Client, filter: DeviceListFilter) -> Result<Vec<Dev
         .opt_param("seensince", seen_since)
         .opt_param("count", filter.count)
         .param("includetags", filter.include_tags.unwrap_or(true));
-    let answer = client.send(&request)?;
-    let mut devices = one_or_many(&answer, "devices")?
-        .into_iter()
-        .filter(|v| v.as_object().is_none_or(|o| !o.is_empty()))
-        .enumerate()
-        .map(|(i, v)| device_from(v, &format!("devices[{i}]")))
-        .try_vec()?;
+    let answer = Doc::fetch(client, &request)?;
+    let mut devices = read_many(&answer.value, &answer.raw_items(&[]), "devices", &device_from)?;
     sort_stable(&mut devices, |a, b| a.did.cmp(&b.did));
     Ok(devices)
 }
@@ -320,59 +326,81 @@ pub struct DeviceSummary {
     pub similar_device_dids: Vec<u64>,
     /// Events in the summary.
     pub event_count: u32,
-    /// The sections object.
-    pub sections: Value,
+    /// The sections object, as the appliance wrote it.
+    pub sections: RawText,
     /// The appliance's answer.
-    pub raw: Value,
+    pub raw: RawText,
+    /// The fields that could not be read.
+    pub warnings: Vec<Warning>,
 }
 
 /// Reads a device's summary.
 pub fn get_device_summary(client: &Client, input: DidInput) -> Result<DeviceSummary> {
-    let answer = client.send(&ApiRequest::get("/devicesummary").param("did", input.did))?;
+    let doc = Doc::fetch(client, &ApiRequest::get("/devicesummary").param("did", input.did))?;
+    let answer = &doc.value;
     let not_found = || Error::NotFound(format!("device {} is not known to the appliance", input.did));
     if answer.is_null() || answer.as_object().is_some_and(|o| o.is_empty()) {
         return Err(not_found());
     }
-    let top = Obj::new(&answer, "devicesummary")?;
-    // Appliances wrap the sections in `data`; accept them unwrapped too.
-    let (sections, path) = match top.get("data") {
-        Some(data) => (data, "devicesummary.data"),
-        None => (&answer, "devicesummary"),
+    let w = Warnings::default();
+    let top = Obj::item(answer, "devicesummary", &w)?;
+    // The sections are in `data` (reference, `/devicesummary`); accept them unwrapped too.
+    let (sections, path, keys): (&Value, &str, &[&str]) = match top.get("data") {
+        Some(data) => (data, "devicesummary.data", &["data"]),
+        None => (answer, "devicesummary", &[]),
     };
-    let o = Obj::new(sections, path)?;
-    let device = match o.get("device") {
-        Some(Value::Array(items)) => items.first(),
-        Some(v) => Some(v),
+    let o = Obj::item(sections, path, &w)?;
+    // The device is the object at `data.devices` (reference, `/devicesummary`: "one device
+    // object, not a list"); older simulators and some versions say `device`, or give a list.
+    let key = if o.get("devices").is_some() { "devices" } else { "device" };
+    let device = match o.get(key) {
+        Some(Value::Array(items)) => {
+            items.first().map(|v| (v, doc.raw_items(&[keys, &[key]].concat()).into_iter().next()))
+        }
+        Some(v) => Some((v, doc.raw_at(&[keys, &[key]].concat()))),
         None => None,
     }
-    .filter(|v| v.as_object().is_some_and(|m| !m.is_empty()))
-    .map(|v| device_from(v, &format!("{path}.device")))
-    .transpose()?;
-    let ids = |key: &str, id: &str| -> Result<Vec<u64>> {
-        section(&o, key)?
+    .filter(|(v, _)| v.as_object().is_some_and(|m| !m.is_empty()))
+    .and_then(|(v, raw)| {
+        let path = format!("{path}.{key}");
+        match device_from(v, &path, raw.unwrap_or_else(|| RawText::of(v))) {
+            Ok(device) => Some(device),
+            Err(_) => {
+                o.warn(&format!("{path}.did"), "a device id", v.get("did").unwrap_or(&Value::Null));
+                None
+            }
+        }
+    });
+    let ids = |key: &str, id: &str| -> Vec<u64> {
+        section(&o, key)
             .iter()
             .enumerate()
-            .map(|(i, v)| Obj::new(v, format!("{path}.{key}[{i}]"))?.opt_u64(id))
-            .filter_map(Result::transpose)
+            .filter_map(|(i, v)| o.child(v, format!("{path}.{key}[{i}]"))?.opt_u64(id))
             .collect()
     };
     Ok(DeviceSummary {
         did: input.did,
         device,
-        model_breach_pbids: ids("modelbreaches", "pbid")?,
-        similar_device_dids: ids("similardevices", "did")?,
-        event_count: u32::try_from(section(&o, "details")?.len()).unwrap_or(u32::MAX),
-        sections: sections.clone(),
-        raw: answer.clone(),
+        model_breach_pbids: ids("modelbreaches", "pbid"),
+        similar_device_dids: ids("similardevices", "did"),
+        event_count: u32::try_from(section(&o, "details").len()).unwrap_or(u32::MAX),
+        sections: doc.raw_at(keys).unwrap_or_else(|| RawText::of(sections)),
+        raw: doc.raw(),
+        warnings: w.take(),
     })
 }
 
-/// A summary section that is a list; an absent, null or empty-object section is an empty list.
-fn section<'a>(o: &Obj<'a>, key: &str) -> Result<&'a [Value]> {
+/// A summary section that is a list; an absent, null or empty-object section is an empty list,
+/// and anything else a warning and an empty list.
+fn section<'a>(o: &Obj<'a>, key: &str) -> &'a [Value] {
     match o.get(key) {
-        None => Ok(&[]),
-        Some(Value::Object(m)) if m.is_empty() => Ok(&[]),
-        Some(v) => Ok(array(v, &format!("summary.{key}"))?.as_slice()),
+        None => &[],
+        Some(Value::Object(m)) if m.is_empty() => &[],
+        Some(Value::Array(items)) => items.as_slice(),
+        Some(other) => {
+            o.warn(&o.at(key), "an array", other);
+            &[]
+        }
     }
 }
 
@@ -413,17 +441,20 @@ pub fn list_similar_devices(client: &Client, input: SimilarInput) -> Result<Vec<
         .param("did", input.did)
         .param("count", input.count.unwrap_or(DEFAULT_SIMILAR))
         .param("fulldevicedetails", false);
-    let answer = client.send(&request)?;
-    let mut similar = one_or_many(&answer, "similardevices")?
-        .into_iter()
-        .filter(|v| v.as_object().is_none_or(|o| !o.is_empty()))
-        .enumerate()
-        .map(|(i, v)| {
-            let path = format!("similardevices[{i}]");
-            let score = Obj::new(v, &path)?.opt_f64("score")?.unwrap_or(0.0).clamp(0.0, 100.0);
-            Ok(SimilarDevice { score, device: device_from(v, &path)? })
-        })
-        .try_vec()?;
+    let answer = Doc::fetch(client, &request)?;
+    let mut similar = read_many(&answer.value, &answer.raw_items(&[]), "similardevices", &|v, path, raw| {
+        let mut device = device_from(v, path, raw)?;
+        let score = v.get("score").filter(|s| !s.is_null());
+        let read = score.and_then(crate::shape::as_f64);
+        if let (Some(found), None) = (score, read) {
+            device.warnings.push(Warning {
+                path: format!("{path}.score"),
+                expected: "a number".to_owned(),
+                found: crate::shape::describe(found),
+            });
+        }
+        Ok(SimilarDevice { score: read.unwrap_or(0.0).clamp(0.0, 100.0), device })
+    })?;
     sort_stable(&mut similar, |a, b| b.score.total_cmp(&a.score));
     Ok(similar)
 }
@@ -560,7 +591,9 @@ pub struct ConnectionInfo {
     /// The device's graph.
     pub graph: Value,
     /// The appliance's answer.
-    pub raw: Value,
+    pub raw: RawText,
+    /// The fields that could not be read.
+    pub warnings: Vec<Warning>,
 }
 
 /// Reads a device's connection graph.
@@ -574,77 +607,76 @@ pub fn get_device_connection_info(client: &Client, input: ConnectionInfoQuery) -
         .param("showallgraphdata", input.show_all_graph_data.unwrap_or(false))
         .param("fulldevicedetails", false)
         .opt_param("similardevices", input.similar_devices);
-    let answer = client.send(&request)?;
-    let o = Obj::new(&answer, "deviceinfo")?;
-    let (entries, at) = o.opt_array("deviceInfo")?.unwrap_or((&EMPTY, "deviceinfo.deviceInfo".to_owned()));
+    let doc = Doc::fetch(client, &request)?;
+    let w = Warnings::default();
+    let o = Obj::item(&doc.value, "deviceinfo", &w)?;
+    let (entries, at) = o.opt_array("deviceInfo").unwrap_or((&EMPTY, "deviceinfo.deviceInfo".to_owned()));
     let mut own = None;
     let mut similar_devices = Vec::new();
     for (i, entry) in entries.iter().enumerate() {
-        let path = format!("{at}[{i}]");
-        let e = Obj::new(entry, &path)?;
-        let did = e.opt_u64("did")?;
-        if own.is_none() && did.is_none_or(|d| d == input.did) {
-            own = Some((entry, path));
-        } else if let Some(did) = did {
-            similar_devices.push(GraphPeerDevice { did, similarity_score: e.opt_f64("similarityScore")? });
+        let Some(e) = o.child(entry, format!("{at}[{i}]")) else { continue };
+        // Negative ids are groups of endpoints (reference fixture DarktraceAdmin/conn_info.json).
+        let did = e.opt_i64("did");
+        if own.is_none() && did.is_none_or(|d| u64::try_from(d) == Ok(input.did)) {
+            own = Some(e);
+        } else if let Some(did) = did.and_then(|d| u64::try_from(d).ok()) {
+            similar_devices.push(GraphPeerDevice { did, similarity_score: e.opt_f64("similarityScore") });
         }
     }
-    let (entry, path) = own.ok_or_else(|| {
+    let e = own.ok_or_else(|| {
         Error::NotFound(format!("the appliance has no connection graph for device {}; check the device id", input.did))
     })?;
-    let e = Obj::new(entry, &path)?;
-    let graph_points = match e.opt_array("graphData")? {
+    let graph_points = match e.opt_array("graphData") {
         Some((points, _)) => u32::try_from(points.len()).unwrap_or(u32::MAX),
         None => 0,
     };
-    let info = e.opt_obj("info")?;
+    let info = e.opt_obj("info");
     let (total_used, total_served, total_devices_and_ports) = match &info {
         Some(i) => (
-            i.opt_u64("totalUsed")?.unwrap_or(0),
-            i.opt_u64("totalServed")?.unwrap_or(0),
-            i.opt_u64("totalDevicesAndPorts")?.unwrap_or(0),
+            i.opt_u64("totalUsed").unwrap_or(0),
+            i.opt_u64("totalServed").unwrap_or(0),
+            i.opt_u64("totalDevicesAndPorts").unwrap_or(0),
         ),
         None => (0, 0, 0),
     };
-    let list = |key: &str| -> Result<Vec<Obj<'_>>> {
-        match &info {
-            Some(i) => match i.opt_array(key)? {
-                Some((items, at)) => items.iter().enumerate().map(|(n, v)| Obj::new(v, format!("{at}[{n}]"))).collect(),
-                None => Ok(Vec::new()),
-            },
-            None => Ok(Vec::new()),
+    let list = |key: &str| -> Vec<Obj<'_>> {
+        match info.as_ref().and_then(|i| i.opt_array(key)) {
+            Some((items, at)) => {
+                items.iter().enumerate().filter_map(|(n, v)| o.child(v, format!("{at}[{n}]"))).collect()
+            }
+            None => Vec::new(),
         }
     };
-    let ports = |key: &str| -> Result<Vec<PortUsage>> {
-        list(key)?
+    let ports = |key: &str| -> Vec<PortUsage> {
+        list(key)
             .iter()
             .map(|p| {
                 let port = p.get("port").map(loose_text).unwrap_or_default();
-                let first_time = p.opt_i64("firstTime")?;
-                Ok(PortUsage {
+                let first_time = p.opt_i64("firstTime");
+                PortUsage {
                     port_number: port.trim().parse().ok(),
                     port,
-                    size: p.opt_u64("size")?.unwrap_or(0),
+                    size: p.opt_u64("size").unwrap_or(0),
                     first_time,
                     first_time_iso: first_time.map(iso_from_ms),
-                })
+                }
             })
             .collect()
     };
-    let peers = |key: &str| -> Result<Vec<PeerUsage>> {
-        list(key)?
+    let peers = |key: &str| -> Vec<PeerUsage> {
+        list(key)
             .iter()
             .map(|p| {
                 let peer = p.get("did").map(loose_text).unwrap_or_default();
-                let first_time = p.opt_i64("firstTime")?;
-                Ok(PeerUsage {
+                let first_time = p.opt_i64("firstTime");
+                PeerUsage {
                     // Zero and negative ids stand for groups of endpoints, not for devices.
                     did: peer.trim().parse::<u64>().ok().filter(|d| *d > 0),
                     peer,
-                    size: p.opt_u64("size")?.unwrap_or(0),
+                    size: p.opt_u64("size").unwrap_or(0),
                     first_time,
                     first_time_iso: first_time.map(iso_from_ms),
-                })
+                }
             })
             .collect()
     };
@@ -655,13 +687,14 @@ pub fn get_device_connection_info(client: &Client, input: ConnectionInfoQuery) -
         total_served,
         total_devices_and_ports,
         graph_points,
-        ports_used: ports("portsUsed")?,
-        ports_served: ports("portsServed")?,
-        devices_used: peers("devicesUsed")?,
-        devices_served: peers("devicesServed")?,
+        ports_used: ports("portsUsed"),
+        ports_served: ports("portsServed"),
+        devices_used: peers("devicesUsed"),
+        devices_served: peers("devicesServed"),
         similar_devices,
         graph: json!({ "graphData": e.get("graphData").cloned().unwrap_or(json!([])), "info": e.get("info").cloned().unwrap_or(json!({})) }),
-        raw: answer.clone(),
+        raw: doc.raw(),
+        warnings: w.take(),
     })
 }
 
@@ -768,10 +801,10 @@ pub struct DeviceEvent {
     pub source_ip: Option<String>,
     /// Destination IP.
     pub destination_ip: Option<String>,
-    /// Source device id.
-    pub source_did: Option<u64>,
-    /// Destination device id.
-    pub destination_did: Option<u64>,
+    /// Source device id (negative for a group of external endpoints).
+    pub source_did: Option<i64>,
+    /// Destination device id (negative for a group of external endpoints).
+    pub destination_did: Option<i64>,
     /// Port.
     pub port: Option<u32>,
     /// Transport protocol.
@@ -785,7 +818,9 @@ pub struct DeviceEvent {
     /// Notice message, history value or breach score.
     pub detail: Option<String>,
     /// The appliance's object.
-    pub raw: Value,
+    pub raw: RawText,
+    /// The fields that could not be read.
+    pub warnings: Vec<Warning>,
 }
 
 /// Lists a device's events, oldest first.
@@ -805,40 +840,37 @@ pub fn list_device_events(client: &Client, input: DeviceEventQuery) -> Result<Ve
         .opt_param("starttime", window.map(|w| w.0))
         .opt_param("endtime", window.map(|w| w.1))
         .param("fulldevicedetails", false);
-    let answer = client.send(&request)?;
-    let mut events = one_or_many(&answer, "details")?
-        .into_iter()
-        .filter(|v| v.as_object().is_none_or(|o| !o.is_empty()))
-        .enumerate()
-        .map(|(i, v)| event_from(v, &format!("details[{i}]")))
-        .try_vec()?;
+    let answer = Doc::fetch(client, &request)?;
+    let mut events = read_many(&answer.value, &answer.raw_items(&[]), "details", &event_from)?;
     // The guide calls `/details` time-sorted without saying which way.
     sort_stable(&mut events, |a, b| a.time.cmp(&b.time));
     Ok(events)
 }
 
-/// Normalises one `/details` event.
-pub fn event_from(v: &Value, path: &str) -> Result<DeviceEvent> {
-    let o = Obj::new(v, path)?;
+/// Normalises one `/details` event. Events have no id; their time places them in the list,
+/// so an event without a readable time cannot be listed.
+pub fn event_from(v: &Value, path: &str, raw: RawText) -> Result<DeviceEvent> {
+    let w = Warnings::default();
+    let o = Obj::item(v, path, &w)?;
     // `timems` is milliseconds; `time` is usually "YYYY-MM-DD HH:MM:SS" UTC but ms on some records.
-    let time = match o.opt_i64("timems")? {
+    let time = match o.opt_i64("timems") {
         Some(ms) => ms,
         None => match o.get("time") {
             Some(Value::String(s)) if s.contains('-') => readable_ms(s).ok_or_else(|| {
                 wrong(&format!("{path}.time"), "a date such as 2024-01-15 10:30:00", &Value::String(s.clone()))
             })?,
-            Some(_) => o.i64("time")?,
-            None => o.i64("timems")?,
+            Some(_) => o.id_i64("time")?,
+            None => o.id_i64("timems")?,
         },
     };
-    let end = |key: &str| -> Result<(Option<String>, Option<u64>)> {
-        match o.opt_obj(key)? {
-            Some(d) => Ok((d.opt_str("ip")?, d.get("did").and_then(loose_u64))),
-            None => Ok((None, None)),
+    let end = |key: &str| -> (Option<String>, Option<i64>) {
+        match o.opt_obj(key) {
+            Some(d) => (d.opt_str("ip"), d.get("did").and_then(as_i64)),
+            None => (None, None),
         }
     };
-    let (source_ip, source_did) = end("sourceDevice")?;
-    let (destination_ip, destination_did) = end("destinationDevice")?;
+    let (source_ip, source_did) = end("sourceDevice");
+    let (destination_ip, destination_did) = end("destinationDevice");
     let text = |key: &str| o.get(key).map(loose_text).filter(|s| !s.is_empty());
     let name = text("type").filter(|_| o.get("nid").is_some()).or_else(|| text("name"));
     Ok(DeviceEvent {
@@ -851,8 +883,8 @@ pub fn event_from(v: &Value, path: &str) -> Result<DeviceEvent> {
         destination: text("destination"),
         source_ip,
         destination_ip,
-        source_did: source_did.or_else(|| o.get("sdid").and_then(loose_u64)),
-        destination_did: destination_did.or_else(|| o.get("ddid").and_then(loose_u64)),
+        source_did: source_did.or_else(|| o.get("sdid").and_then(as_i64)),
+        destination_did: destination_did.or_else(|| o.get("ddid").and_then(as_i64)),
         port: o
             .get("port")
             .or_else(|| o.get("destinationPort"))
@@ -863,7 +895,8 @@ pub fn event_from(v: &Value, path: &str) -> Result<DeviceEvent> {
         status: text("status"),
         name,
         detail: text("msg").or_else(|| text("value")).or_else(|| text("score")),
-        raw: v.clone(),
+        raw,
+        warnings: w.take(),
     })
 }
 
@@ -938,6 +971,7 @@ pub fn update_device(client: &Client, input: DeviceUpdate) -> Result<ChangeResul
     let verified = written.verified();
     let raw = match written {
         Written::Answered(answer) => {
+            let answer = answer.value;
             // Some versions answer with the updated device rather than SUCCESS.
             if answer.get("did").is_none() {
                 confirm_success(&what, &answer)?;
@@ -1024,7 +1058,7 @@ mod tests {
             "uid": "Cabc", "port": 443, "protocol": "TCP", "applicationprotocol": "HTTPS", "direction": "out",
             "sourceDevice": {"did": 12, "ip": "10.0.0.5"}, "destinationDevice": {"ip": "203.0.113.9", "ippopularity": "0"},
             "source": "ws-1", "destination": "example.net", "status": "ongoing"});
-        let e = event_from(&v, "details[0]").unwrap();
+        let e = event_from(&v, "details[0]", RawText::of(&v)).unwrap();
         assert_eq!((e.time, e.time_iso.as_str()), (1_705_311_000_123, "2024-01-15T09:30:00.123Z"));
         assert_eq!((e.source_did, e.destination_did), (Some(12), None));
         assert_eq!(e.destination_ip.as_deref(), Some("203.0.113.9"));
@@ -1035,15 +1069,15 @@ mod tests {
     fn events_without_timems_read_the_readable_time_and_notices_keep_their_type() {
         let v = json!({"time": "2024-01-15 09:30:00", "eventType": "notice", "nid": 7, "type": "SSH::Brute", "msg": "many logins",
             "destinationPort": "22"});
-        let e = event_from(&v, "details[0]").unwrap();
+        let e = event_from(&v, "details[0]", RawText::of(&v)).unwrap();
         assert_eq!(e.time, 1_705_311_000_000);
         assert_eq!(
             (e.name.as_deref(), e.detail.as_deref(), e.port),
             (Some("SSH::Brute"), Some("many logins"), Some(22))
         );
-        let err = event_from(&json!({"time": "yesterday-ish"}), "details[3]").unwrap_err();
+        let err = event_from(&json!({"time": "yesterday-ish"}), "details[3]", RawText::of(&json!(null))).unwrap_err();
         assert!(err.message().contains("details[3].time"), "{err}");
-        let err = event_from(&json!({"eventType": "connection"}), "details[4]").unwrap_err();
+        let err = event_from(&json!({"eventType": "connection"}), "details[4]", RawText::of(&json!(null))).unwrap_err();
         assert_eq!(err.case(), "unexpected-response");
     }
 
@@ -1052,7 +1086,7 @@ mod tests {
         let v = json!({"did": 5, "interfaces": [
             {"mac": "aa:bb:cc:00:00:01", "ips": [{"ip": "10.1.1.1", "time": 1_674_546_000}]},
             {"mac": "aa:bb:cc:00:00:02", "ips": [{"ip": "10.2.2.2", "time": 1_674_546_007}]}]});
-        let d = device_from(&v, "device").unwrap();
+        let d = device_from(&v, "device", RawText::of(&v)).unwrap();
         assert_eq!((d.ip.as_deref(), d.mac.as_deref()), (Some("10.2.2.2"), Some("aa:bb:cc:00:00:02")));
     }
 }

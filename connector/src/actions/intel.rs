@@ -12,7 +12,7 @@ use super::{Input, ReadBack, Written, confirm_success, send_write};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::ApiRequest;
-use crate::shape::{Obj, array, wrong};
+use crate::shape::{Doc, Obj, RawText, Warning, Warnings, array, as_i64, read_list};
 use crate::times::{Instant, iso_from_ms, now_ms};
 
 family_actions! {
@@ -48,7 +48,9 @@ pub struct WatchedEntry {
     /// Automatic RESPOND against it.
     pub iagn: Option<bool>,
     /// The appliance's entry.
-    pub raw: Value,
+    pub raw: RawText,
+    /// The fields that could not be read.
+    pub warnings: Vec<Warning>,
 }
 
 /// What a change to the watched list did (see the WIT `watched-domains-change`).
@@ -156,8 +158,9 @@ pub fn list_watched_domains(client: &Client, input: ListInput) -> Result<Vec<Wat
     let request = ApiRequest::get("/intelfeed")
         .opt_param("source", input.source.as_deref().map(str::trim))
         .param("fulldetails", true);
-    let answer = client.send(&request)?;
-    array(&answer, "intelfeed")?.iter().enumerate().map(|(i, v)| entry_from(v, &format!("intelfeed[{i}]"))).collect()
+    let answer = Doc::fetch(client, &request)?;
+    let items: Vec<&Value> = array(&answer.value, "intelfeed")?.iter().collect();
+    Ok(read_list(&items, &answer.raw_items(&[]), "intelfeed", &entry_from))
 }
 
 /// Adds entries to the watched list in one request.
@@ -180,15 +183,16 @@ pub fn add_watched_domains(client: &Client, input: AddInput) -> Result<WatchedDo
     let what = "adding to the watched domains";
     let request = ApiRequest::post_json("/intelfeed", &body);
     let answer = match send_write(client, &request, what, &|c| watched_read_back(c, &entries, true))? {
-        Written::Answered(answer) => answer,
+        Written::Answered(answer) => answer.value,
         Written::Verified(raw) => {
             // The appliance's counts are unknown; every entry is on the list now.
             return Ok(WatchedDomainsChange { added: 0, updated: 0, removed: 0, entries, raw, verified: Some(true) });
         }
     };
     confirm_success(what, &answer)?;
-    let (added, updated) = match Obj::new(&answer, "intelfeed") {
-        Ok(o) => (o.opt_u64("added")?.unwrap_or(0), o.opt_u64("updated")?.unwrap_or(0)),
+    let counts = Warnings::default();
+    let (added, updated) = match Obj::item(&answer, "intelfeed", &counts) {
+        Ok(o) => (o.opt_u64("added").unwrap_or(0), o.opt_u64("updated").unwrap_or(0)),
         Err(_) => (0, 0),
     };
     Ok(WatchedDomainsChange { added, updated, removed: 0, entries, raw: answer, verified: None })
@@ -221,6 +225,7 @@ pub fn remove_watched_domains(client: &Client, input: RemoveInput) -> Result<Wat
         let one = std::slice::from_ref(entry);
         match send_write(client, &request, &what, &|c| watched_read_back(c, one, false))? {
             Written::Answered(answer) => {
+                let answer = answer.value;
                 confirm_success(&what, &answer)?;
                 answers.push(answer);
             }
@@ -241,8 +246,8 @@ pub fn remove_watched_domains(client: &Client, input: RemoveInput) -> Result<Wat
 }
 
 /// Normalises one entry as the appliance sends it: a bare name (without fulldetails) or an
-/// object with details.
-pub fn entry_from(v: &Value, path: &str) -> Result<WatchedEntry> {
+/// object with details. Its identity is its name.
+pub fn entry_from(v: &Value, path: &str, raw: RawText) -> Result<WatchedEntry> {
     if let Value::String(name) = v {
         return Ok(WatchedEntry {
             name: name.clone(),
@@ -252,36 +257,45 @@ pub fn entry_from(v: &Value, path: &str) -> Result<WatchedEntry> {
             source: None,
             hostname: false,
             iagn: None,
-            raw: v.clone(),
+            raw,
+            warnings: Vec::new(),
         });
     }
-    let o = Obj::new(v, path)?;
-    let name = o
-        .opt_str("name")?
-        .ok_or_else(|| wrong(&format!("{path}.name"), "a string", o.get("name").unwrap_or(&Value::Null)))?;
-    // Expiry comes as ms, an ISO date or a readable date depending on the version; one the
-    // connector cannot read is left to `raw` rather than failing the whole list.
+    let w = Warnings::default();
+    let o = Obj::item(v, path, &w)?;
+    let name = o.id_str("name")?;
+    // Expiry comes as ms, an ISO date with or without offset, or a readable date depending on
+    // the version.
     let expiry = match o.get("expiry") {
-        Some(Value::Number(n)) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)).filter(|ms| *ms > 0),
-        Some(Value::String(s)) => parse_date_ms(s),
-        _ => None,
-    };
+        Some(Value::String(s)) => {
+            let ms = parse_date_ms(s);
+            if ms.is_none() {
+                o.warn(&o.at("expiry"), "a date such as 2024-01-15T10:30:00", &Value::String(s.clone()));
+            }
+            ms
+        }
+        Some(_) => o.opt_i64("expiry"),
+        None => None,
+    }
+    .filter(|ms| *ms > 0);
     Ok(WatchedEntry {
         name,
-        description: o.opt_str("description")?,
+        description: o.opt_str("description"),
         expiry,
         expiry_iso: expiry.map(iso_from_ms),
-        source: o.opt_str("source")?,
-        hostname: o.opt_bool("hostname")?.unwrap_or(false),
-        iagn: o.opt_bool("iagn")?,
-        raw: v.clone(),
+        source: o.opt_str("source"),
+        hostname: o.opt_bool("hostname").unwrap_or(false),
+        iagn: o.opt_bool("iagn"),
+        raw,
+        warnings: w.take(),
     })
 }
 
-/// Epoch ms from a numeric string, an RFC 3339 date or `YYYY-MM-DD HH:MM[:SS]` (UTC).
+/// Epoch ms from a numeric string, an RFC 3339 date, `YYYY-MM-DDTHH:MM:SS[.fff]` with no
+/// offset or `YYYY-MM-DD HH:MM[:SS]` (both UTC).
 fn parse_date_ms(text: &str) -> Option<i64> {
     let text = text.trim();
-    if let Ok(ms) = text.parse::<i64>() {
+    if let Some(ms) = as_i64(&Value::String(text.to_owned())) {
         return Some(ms);
     }
     if let Ok(t) = OffsetDateTime::parse(text, &Rfc3339) {
@@ -289,8 +303,14 @@ fn parse_date_ms(text: &str) -> Option<i64> {
     }
     let long = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
     let short = format_description!("[year]-[month]-[day] [hour]:[minute]");
+    // The guide's `fulldetails` example writes `YYYY-MM-DDTHH:MM:SS` with no offset, meaning UTC
+    // (reference, section 2.5).
+    let iso = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+    let iso_fraction = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond]");
     time::PrimitiveDateTime::parse(text, long)
         .or_else(|_| time::PrimitiveDateTime::parse(text, short))
+        .or_else(|_| time::PrimitiveDateTime::parse(text, iso))
+        .or_else(|_| time::PrimitiveDateTime::parse(text, iso_fraction))
         .ok()
         .map(|t| (t.assume_utc().unix_timestamp_nanos() / 1_000_000) as i64)
 }
@@ -438,11 +458,18 @@ mod tests {
     }
 
     #[test]
-    fn an_entry_without_a_name_is_an_unexpected_response_naming_it() {
-        let (r, _) = run(&[r#"[{"description":"x"}]"#], json!({}), list_watched_domains);
-        let err = r.unwrap_err();
-        assert_eq!(err.case(), "unexpected-response");
-        assert!(err.message().contains("intelfeed[0].name"), "{err}");
+    fn an_entry_without_a_name_is_left_out_and_the_others_are_kept() {
+        let (r, _) = run(
+            &[r#"[{"description":"x"},{"name":"a.example","expiry":"2030-01-02T03:04:05","hostname":[]}]"#],
+            json!({}),
+            list_watched_domains,
+        );
+        let list = r.unwrap();
+        assert_eq!(list.len(), 1);
+        // The reference's `fulldetails` form: no offset, meaning UTC.
+        assert_eq!(list[0].expiry_iso.as_deref(), Some("2030-01-02T03:04:05.000Z"));
+        assert_eq!(list[0].warnings[0].path, "intelfeed[1].hostname");
+        assert_eq!(list[0].raw.get(), r#"{"name":"a.example","expiry":"2030-01-02T03:04:05","hostname":[]}"#);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use super::Input;
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::ApiRequest;
-use crate::shape::{Obj, TryVec, one_or_many, sort_stable, wrong};
+use crate::shape::{Doc, Obj, RawText, Warning, Warnings, as_u64, one_or_many, read_many, sort_stable, wrong};
 use crate::times::{Instant, iso_from_ms, now_ms, window};
 
 family_actions! {
@@ -111,10 +111,12 @@ pub struct EndpointDetails {
     pub device_dids: Vec<u64>,
     /// Resolved IPs.
     pub ips: Vec<String>,
-    /// Locations (a JSON array).
-    pub locations: Value,
+    /// Locations (a JSON array, as the appliance wrote it).
+    pub locations: RawText,
     /// The appliance's answer.
-    pub raw: Value,
+    pub raw: RawText,
+    /// The fields that could not be read.
+    pub warnings: Vec<Warning>,
 }
 
 /// Reads what the appliance knows about a hostname or IP.
@@ -127,63 +129,64 @@ pub fn get_endpoint_details(client: &Client, input: EndpointQuery) -> Result<End
         .param("additionalinfo", input.additional_info.unwrap_or(true))
         .param("devices", input.devices.unwrap_or(true))
         .param("score", input.score.unwrap_or(true));
-    let answer = client.send(&request)?;
+    let answer = Doc::fetch(client, &request)?;
     endpoint_from(&answer, hostname, ip)
 }
 
 /// Normalises an `/endpointdetails` answer, for external endpoints and internal addresses alike.
-pub fn endpoint_from(v: &Value, hostname: Option<&str>, ip: Option<IpAddr>) -> Result<EndpointDetails> {
-    let o = Obj::new(v, "endpointdetails")?;
+pub fn endpoint_from(answer: &Doc, hostname: Option<&str>, ip: Option<IpAddr>) -> Result<EndpointDetails> {
+    let w = Warnings::default();
+    let o = Obj::item(&answer.value, "endpointdetails", &w)?;
     let internal = o.get("name").and_then(Value::as_str) == Some("internal_ip");
-    let first_seen = o.opt_i64("firsttime")?;
-    let popularity = match o.opt_f64("popularity")? {
+    let first_seen = o.opt_i64("firsttime");
+    let popularity = match o.opt_f64("popularity") {
         Some(p) => Some(p),
         // Older answers give only the rarity score; popularity is its complement.
-        None => o.opt_f64("rarityscore")?.or(o.opt_f64("rarity")?).map(|r| 100.0 - r),
+        None => o.opt_f64("rarityscore").or_else(|| o.opt_f64("rarity")).map(|r| 100.0 - r),
     }
     .map(|p| p.clamp(0.0, 100.0));
     let mut device_dids = Vec::new();
-    if let Some((items, at)) = o.opt_array("devices")? {
+    if let Some((items, at)) = o.opt_array("devices") {
         for (i, d) in items.iter().enumerate() {
-            let did = match d {
-                Value::Object(_) => Obj::new(d, format!("{at}[{i}]"))?.opt_u64("did")?,
-                Value::Number(n) => n.as_u64(),
-                Value::String(s) => s.trim().parse().ok(),
-                other => return Err(wrong(&format!("{at}[{i}]"), "a device object or id", other)),
-            };
-            device_dids.extend(did);
+            let path = format!("{at}[{i}]");
+            device_dids.extend(match d {
+                Value::Object(_) => o.child(d, path).and_then(|d| d.opt_u64("did")),
+                other => o.element(other, &path, "a device object or id", as_u64),
+            });
         }
     }
     // Internal answers may name the one device at the top level instead.
-    device_dids.extend(o.opt_u64("did")?);
+    device_dids.extend(o.opt_u64("did"));
     device_dids.sort_unstable();
     device_dids.dedup();
     let mut ips = Vec::new();
-    if let Some((items, at)) = o.opt_array("ips")? {
+    if let Some((items, at)) = o.opt_array("ips") {
         for (i, item) in items.iter().enumerate() {
+            let path = format!("{at}[{i}]");
             match item {
                 Value::String(s) => ips.push(s.clone()),
-                Value::Object(_) => ips.extend(Obj::new(item, format!("{at}[{i}]"))?.opt_str("ip")?),
-                other => return Err(wrong(&format!("{at}[{i}]"), "an IP address or an object with `ip`", other)),
+                Value::Object(_) => ips.extend(o.child(item, path).and_then(|i| i.opt_str("ip"))),
+                other => o.warn(&path, "an IP address or an object with `ip`", other),
             }
         }
     }
-    let locations = match o.opt_array("locations")? {
-        Some((items, _)) => Value::Array(items.clone()),
-        None => Value::Array(Vec::new()),
+    let locations = match o.opt_array("locations") {
+        Some(_) => answer.raw_at(&["locations"]).unwrap_or_else(|| RawText::of(&json!([]))),
+        None => RawText::of(&json!([])),
     };
     Ok(EndpointDetails {
-        hostname: o.opt_str("hostname")?.or_else(|| hostname.map(str::to_owned)),
-        ip: o.opt_str("ip")?.or_else(|| ip.map(|ip| ip.to_string())),
+        hostname: o.opt_str("hostname").or_else(|| hostname.map(str::to_owned)),
+        ip: o.opt_str("ip").or_else(|| ip.map(|ip| ip.to_string())),
         internal,
         first_seen,
         first_seen_iso: first_seen.map(iso_from_ms),
         popularity,
-        dga_score: o.opt_f64("dgascore")?,
+        dga_score: o.opt_f64("dgascore"),
         device_dids,
         ips,
         locations,
-        raw: v.clone(),
+        raw: answer.raw(),
+        warnings: w.take(),
     })
 }
 
@@ -222,7 +225,9 @@ pub struct Model {
     /// `modified` in ISO 8601 UTC.
     pub modified_iso: Option<String>,
     /// The appliance's object.
-    pub raw: Value,
+    pub raw: RawText,
+    /// The fields that could not be read.
+    pub warnings: Vec<Warning>,
 }
 
 /// Input of `get-model` (see the WIT `model-ref`).
@@ -273,21 +278,18 @@ pub struct ModelComponent {
     pub metric_id: Option<u64>,
     /// Metric name.
     pub metric_name: Option<String>,
-    /// Filters (a JSON array).
-    pub filters: Value,
+    /// Filters (a JSON array, as the appliance wrote it).
+    pub filters: RawText,
     /// The appliance's object.
-    pub raw: Value,
+    pub raw: RawText,
+    /// The fields that could not be read.
+    pub warnings: Vec<Warning>,
 }
 
 /// Lists the model catalogue, by pid.
 pub fn list_models(client: &Client, _: super::NoInput) -> Result<Vec<Model>> {
-    let answer = client.send(&ApiRequest::get("/models"))?;
-    let mut models = one_or_many(&answer, "models")?
-        .into_iter()
-        .enumerate()
-        .filter(|(_, v)| v.as_object().is_none_or(|o| !o.is_empty()))
-        .map(|(i, v)| model_from(v, &format!("models[{i}]")))
-        .try_vec()?;
+    let answer = Doc::fetch(client, &ApiRequest::get("/models"))?;
+    let mut models = read_many(&answer.value, &answer.raw_items(&[]), "models", &model_from)?;
     sort_stable(&mut models, |a, b| a.pid.cmp(&b.pid));
     Ok(models)
 }
@@ -299,18 +301,21 @@ pub fn get_model(client: &Client, input: ModelRef) -> Result<Model> {
         (None, Some(pid)) => ApiRequest::get(format!("/models/{pid}")),
         (None, None) => return Err(Error::field("uuid", "missing: give the model's `uuid` or its local `pid`")),
     };
-    let answer = client.send(&request)?;
+    let answer = Doc::fetch(client, &request)?;
     let wanted = match (&input.uuid, input.pid) {
         (Some(uuid), _) => format!("with uuid {uuid}"),
         (None, pid) => format!("{}", pid.unwrap_or_default()),
     };
     // The appliance ignores parameters it does not know, so a list may be the whole catalogue:
     // only the model that was asked for counts.
-    for (i, v) in one_or_many(&answer, "model")?.into_iter().enumerate() {
+    let raws = answer.raw_items(&[]);
+    for (i, v) in one_or_many(&answer.value, "model")?.into_iter().enumerate() {
         if v.as_object().is_some_and(|o| o.is_empty()) {
             continue;
         }
-        let model = model_from(v, &format!("model[{i}]"))?;
+        let raw = raws.get(i).cloned().unwrap_or_else(|| RawText::of(v));
+        // Among many, a model whose pid cannot be read is not the one asked for.
+        let Ok(model) = model_from(v, &format!("model[{i}]"), raw) else { continue };
         let matches = match (&input.uuid, input.pid) {
             (Some(uuid), _) => model.uuid.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(uuid.trim())),
             (None, pid) => Some(model.pid) == pid,
@@ -322,14 +327,16 @@ pub fn get_model(client: &Client, input: ModelRef) -> Result<Model> {
     Err(Error::NotFound(format!("model {wanted} is not known to the appliance; list-models shows the catalogue")))
 }
 
-/// Normalises one model object as `/models` sends it.
-pub fn model_from(v: &Value, path: &str) -> Result<Model> {
-    let o = Obj::new(v, path)?;
-    let name = o.opt_str("name")?.unwrap_or_default();
+/// Normalises one model object as `/models` sends it; its identity is its pid.
+pub fn model_from(v: &Value, path: &str, raw: RawText) -> Result<Model> {
+    let w = Warnings::default();
+    let o = Obj::item(v, path, &w)?;
+    let pid = o.id_u64("pid")?;
+    let name = o.opt_str("name").unwrap_or_default();
     let family = name.split_once("::").map_or(name.as_str(), |(f, _)| f).trim().to_owned();
-    let priority = o.opt_u64("priority")?.map(|p| p.min(5) as u8);
-    let compliance = o.opt_bool("compliance")?.unwrap_or(false);
-    let category = match o.opt_str("category")? {
+    let priority = o.opt_u64("priority").map(|p| p.min(5) as u8);
+    let compliance = o.opt_bool("compliance").unwrap_or(false);
+    let category = match o.opt_str("category") {
         Some(c) => Some(c),
         None if compliance => Some("Compliance".to_owned()),
         // `/models` objects often carry no category; the priority decides it as in the UI.
@@ -342,51 +349,54 @@ pub fn model_from(v: &Value, path: &str) -> Result<Model> {
             .to_owned()
         }),
     };
-    let tags = match o.opt_array("tags")? {
+    let tags = match o.opt_array("tags") {
         Some((items, at)) => items
             .iter()
             .enumerate()
-            .map(|(i, t)| match t {
-                Value::String(s) => Ok(s.clone()),
-                other => Err(wrong(&format!("{at}[{i}]"), "a tag name", other)),
-            })
-            .try_vec()?,
+            .filter_map(|(i, t)| o.element(t, &format!("{at}[{i}]"), "a tag name", |v| v.as_str().map(str::to_owned)))
+            .collect(),
         None => Vec::new(),
     };
     let mut component_cids = Vec::new();
-    if let Some(logic) = o.opt_obj("logic")?
+    if let Some(logic) = o.opt_obj("logic")
         && let Some(Value::Array(data)) = logic.get("data")
     {
         // `componentList` logic lists cids; `weightedComponentList` lists `{cid, weight}`.
         for item in data {
             match item {
-                Value::Number(n) => component_cids.extend(n.as_u64()),
-                Value::Object(m) => component_cids.extend(m.get("cid").and_then(Value::as_u64)),
-                _ => {}
+                Value::Object(m) => component_cids.extend(m.get("cid").and_then(as_u64)),
+                other => component_cids.extend(as_u64(other)),
             }
         }
     }
     let modified = match o.get("modified") {
-        Some(Value::String(s)) => ms_from_readable(s),
-        Some(_) => o.opt_i64("modified")?,
+        Some(Value::String(s)) if s.contains('-') => {
+            let ms = ms_from_readable(s);
+            if ms.is_none() {
+                o.warn(&o.at("modified"), "a date such as 2024-01-15 10:30:00", &Value::String(s.clone()));
+            }
+            ms
+        }
+        Some(_) => o.opt_i64("modified"),
         None => None,
     };
     Ok(Model {
-        pid: o.u64("pid")?,
-        phid: o.opt_u64("phid")?,
-        uuid: o.opt_str("uuid")?,
+        pid,
+        phid: o.opt_u64("phid"),
+        uuid: o.opt_str("uuid"),
         name,
         family,
         category,
         priority,
         compliance,
-        active: o.opt_bool("active")?,
-        description: o.opt_str("description")?.map(|d| real_newlines(&d)),
+        active: o.opt_bool("active"),
+        description: o.opt_str("description").map(|d| real_newlines(&d)),
         tags,
         component_cids,
         modified,
         modified_iso: modified.map(iso_from_ms),
-        raw: v.clone(),
+        raw,
+        warnings: w.take(),
     })
 }
 
@@ -408,12 +418,15 @@ pub fn ms_from_readable(text: &str) -> Option<i64> {
 
 /// Reads one component by cid.
 pub fn get_model_component(client: &Client, input: CidInput) -> Result<ModelComponent> {
-    let answer = client.send(&ApiRequest::get(format!("/components/{}", input.cid)))?;
-    for (i, v) in one_or_many(&answer, "component")?.into_iter().enumerate() {
+    let answer = Doc::fetch(client, &ApiRequest::get(format!("/components/{}", input.cid)))?;
+    let raws = answer.raw_items(&[]);
+    for (i, v) in one_or_many(&answer.value, "component")?.into_iter().enumerate() {
         if v.as_object().is_some_and(|o| o.is_empty()) {
             continue;
         }
-        let component = component_from(v, &format!("component[{i}]"))?;
+        let raw = raws.get(i).cloned().unwrap_or_else(|| RawText::of(v));
+        // Among many, a component whose cid cannot be read is not the one asked for.
+        let Ok(component) = component_from(v, &format!("component[{i}]"), raw) else { continue };
         if component.cid == input.cid {
             return Ok(component);
         }
@@ -424,26 +437,35 @@ pub fn get_model_component(client: &Client, input: CidInput) -> Result<ModelComp
     )))
 }
 
-/// Normalises one component object as `/components` sends it.
-pub fn component_from(v: &Value, path: &str) -> Result<ModelComponent> {
-    let o = Obj::new(v, path)?;
+/// Normalises one component object as `/components` sends it; its identity is its cid.
+pub fn component_from(v: &Value, path: &str, raw: RawText) -> Result<ModelComponent> {
+    let w = Warnings::default();
+    let o = Obj::item(v, path, &w)?;
+    let cid = o.id_u64("cid")?;
     // The metric is an id (`mlid`) or an object `{mlid, name, label}`, depending on the version.
-    let (mut metric_id, mut metric_name) = (o.opt_u64("mlid")?, None);
+    let (mut metric_id, mut metric_name) = (o.opt_u64("mlid"), None);
     match o.get("metric") {
         Some(Value::Object(_)) => {
-            let m = o.opt_obj("metric")?.ok_or_else(|| wrong(&format!("{path}.metric"), "an object", &Value::Null))?;
-            metric_id = metric_id.or(m.opt_u64("mlid")?);
-            metric_name = m.opt_str("name")?;
+            if let Some(m) = o.opt_obj("metric") {
+                metric_id = metric_id.or_else(|| m.opt_u64("mlid"));
+                metric_name = m.opt_str("name");
+            }
         }
-        Some(Value::Number(n)) => metric_id = metric_id.or(n.as_u64()),
-        Some(Value::String(s)) => metric_name = Some(s.clone()),
-        _ => {}
+        Some(Value::String(s)) if as_u64(&Value::String(s.clone())).is_none() => metric_name = Some(s.clone()),
+        Some(_) => metric_id = metric_id.or_else(|| o.opt_u64("metric")),
+        None => {}
     }
-    let filters = match o.opt_array("filters")? {
-        Some((items, _)) => Value::Array(items.clone()),
-        None => Value::Array(Vec::new()),
+    // The filters as written: `raw` is a part of the answer, and so is their text within it.
+    let filters = match o.opt_array("filters") {
+        Some(_) => filters_text(&raw).unwrap_or_else(|| RawText::of(&json!([]))),
+        None => RawText::of(&json!([])),
     };
-    Ok(ModelComponent { cid: o.u64("cid")?, chid: o.opt_u64("chid")?, metric_id, metric_name, filters, raw: v.clone() })
+    Ok(ModelComponent { cid, chid: o.opt_u64("chid"), metric_id, metric_name, filters, raw, warnings: w.take() })
+}
+
+/// The text of the `filters` array in a component's text.
+fn filters_text(raw: &RawText) -> Option<RawText> {
+    raw.at(&["filters"])
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -474,14 +496,15 @@ impl Input for EnumsInput {
 }
 
 /// Reads the enumerations, or one section of them.
-pub fn get_enums(client: &Client, input: EnumsInput) -> Result<Value> {
+pub fn get_enums(client: &Client, input: EnumsInput) -> Result<RawText> {
     let request = ApiRequest::get("/enums").opt_param("responsedata", input.section.as_deref());
-    let answer = client.send(&request)?;
-    match (&answer, &input.section) {
+    let answer = Doc::fetch(client, &request)?;
+    match (&answer.value, &input.section) {
         (Value::Object(map), Some(section)) if !map.contains_key(section) => Err(Error::NotFound(format!(
             "the appliance has no enum section `{section}`; call get-enums without a section to see them all"
         ))),
-        (Value::Object(_) | Value::Array(_), _) => Ok(answer),
+        // The enumerations are returned as the appliance wrote them.
+        (Value::Object(_) | Value::Array(_), _) => Ok(answer.raw()),
         (other, _) => Err(wrong("enums", "an object", other)),
     }
 }
@@ -542,10 +565,12 @@ pub struct SearchResult {
     pub timed_out: bool,
     /// This page's offset.
     pub offset: u32,
-    /// This page's records (a JSON array).
-    pub hits: Value,
+    /// This page's records (a JSON array, as the appliance wrote it).
+    pub hits: RawText,
     /// The appliance's answer.
-    pub raw: Value,
+    pub raw: RawText,
+    /// The fields that could not be read.
+    pub warnings: Vec<Warning>,
 }
 
 /// The query document Advanced Search expects: `fields` must be present (empty means every
@@ -586,14 +611,15 @@ pub fn advanced_search(client: &Client, input: SearchQuery) -> Result<SearchResu
     };
     let offset = input.offset.unwrap_or(0);
     let document = search_document(&input.query, window, input.size.unwrap_or(DEFAULT_SEARCH_SIZE), offset);
-    let answer = client.send(&search_request(&document, input.legacy_get.unwrap_or(false)))?;
+    let answer = Doc::fetch(client, &search_request(&document, input.legacy_get.unwrap_or(false)))?;
     search_result_from(&answer, offset)
 }
 
 /// Normalises an Advanced Search answer (Elasticsearch-shaped).
-pub fn search_result_from(v: &Value, offset: u32) -> Result<SearchResult> {
-    let o = Obj::new(v, "advancedsearch")?;
-    let Some(hits) = o.opt_obj("hits")? else {
+pub fn search_result_from(answer: &Doc, offset: u32) -> Result<SearchResult> {
+    let w = Warnings::default();
+    let o = Obj::item(&answer.value, "advancedsearch", &w)?;
+    let Some(hits) = o.get("hits").filter(|h| h.is_object()) else {
         // A refused query comes back as 200 with an error text instead of hits.
         if let Some(error) =
             o.get("error").or(o.get("darktraceChildError")).and_then(Value::as_str).filter(|e| !e.is_empty())
@@ -605,23 +631,26 @@ pub fn search_result_from(v: &Value, offset: u32) -> Result<SearchResult> {
         }
         return Err(wrong("advancedsearch.hits", "an object", o.get("hits").unwrap_or(&Value::Null)));
     };
-    let records = match hits.opt_array("hits")? {
-        Some((items, _)) => items.clone(),
-        None => Vec::new(),
+    let hits = o.child(hits, o.at("hits")).ok_or_else(|| wrong("advancedsearch.hits", "an object", hits))?;
+    let (records, text) = match hits.opt_array("hits") {
+        Some((items, _)) => (items.len(), answer.raw_at(&["hits", "hits"]).unwrap_or_else(|| RawText::of(&json!([])))),
+        None => (0, RawText::of(&json!([]))),
     };
     // Elasticsearch 7 and later give `total` as `{value, relation}`, earlier versions as a number.
-    let total_hits = match hits.opt_obj("total") {
-        Ok(Some(total)) => total.u64("value")?,
-        Ok(None) => records.len() as u64,
-        Err(_) => hits.u64("total")?,
-    };
+    let total_hits = match hits.get("total") {
+        Some(Value::Object(_)) => hits.opt_obj("total").and_then(|t| t.opt_u64("value")),
+        Some(_) => hits.opt_u64("total"),
+        None => None,
+    }
+    .unwrap_or(records as u64);
     Ok(SearchResult {
         total_hits,
-        took_ms: o.opt_u64("took")?.unwrap_or(0),
-        timed_out: o.opt_bool("timed_out")?.unwrap_or(false),
+        took_ms: o.opt_u64("took").unwrap_or(0),
+        timed_out: o.opt_bool("timed_out").unwrap_or(false),
         offset,
-        hits: Value::Array(records),
-        raw: v.clone(),
+        hits: text,
+        raw: answer.raw(),
+        warnings: w.take(),
     })
 }
 
@@ -692,43 +721,52 @@ pub struct Subnet {
     pub last_traffic: Option<i64>,
     /// `last_traffic` in ISO 8601 UTC.
     pub last_traffic_iso: Option<String>,
+    /// Last seen, epoch ms.
+    pub last_seen: Option<i64>,
+    /// `last_seen` in ISO 8601 UTC.
+    pub last_seen_iso: Option<String>,
     /// The appliance's object.
-    pub raw: Value,
+    pub raw: RawText,
+    /// The fields that could not be read.
+    pub warnings: Vec<Warning>,
 }
 
 /// Lists subnets, by sid.
 pub fn list_subnets(client: &Client, input: SubnetFilter) -> Result<Vec<Subnet>> {
     let request =
         ApiRequest::get("/subnets").opt_param("sid", input.sid).opt_param("seensince", input.seen_since_seconds);
-    let answer = client.send(&request)?;
-    let mut subnets = one_or_many(&answer, "subnets")?
-        .into_iter()
-        .enumerate()
-        .filter(|(_, v)| v.as_object().is_none_or(|o| !o.is_empty()))
-        .map(|(i, v)| subnet_from(v, &format!("subnets[{i}]")))
-        .try_vec()?;
+    let answer = Doc::fetch(client, &request)?;
+    let mut subnets = read_many(&answer.value, &answer.raw_items(&[]), "subnets", &subnet_from)?;
     sort_stable(&mut subnets, |a, b| a.sid.cmp(&b.sid));
     Ok(subnets)
 }
 
-/// Normalises one subnet object as `/subnets` sends it.
-pub fn subnet_from(v: &Value, path: &str) -> Result<Subnet> {
-    let o = Obj::new(v, path)?;
-    let sid = o.opt_i64("sid")?.ok_or_else(|| wrong(&format!("{path}.sid"), "a subnet id", &Value::Null))?;
-    let last_traffic = o.opt_i64("lastTraffic")?;
+/// Normalises one subnet object as `/subnets` sends it; its identity is its sid (negative for
+/// the appliance's own pseudo-subnets, such as -9 for SaaS).
+pub fn subnet_from(v: &Value, path: &str, raw: RawText) -> Result<Subnet> {
+    let w = Warnings::default();
+    let o = Obj::item(v, path, &w)?;
+    let sid = o.id_i64("sid")?;
+    // The guide's response schema names the times `mostRecentTraffic` and `lastSeen`, epoch ms
+    // (reference, section 2.6 `/subnets`); `lastTraffic` is read when neither is given.
+    let last_traffic = o.opt_i64("mostRecentTraffic").or_else(|| o.opt_i64("lastTraffic"));
+    let last_seen = o.opt_i64("lastSeen");
     Ok(Subnet {
         sid,
-        label: o.opt_str("label")?,
-        network: o.opt_str("network")?,
-        dhcp: o.opt_bool("dhcp")?.unwrap_or(false),
-        unique_usernames: o.opt_bool("uniqueUsernames")?.unwrap_or(false),
-        unique_hostnames: o.opt_bool("uniqueHostnames")?.unwrap_or(false),
-        excluded: o.opt_bool("excluded")?.unwrap_or(false),
-        latitude: o.opt_f64("latitude")?,
-        longitude: o.opt_f64("longitude")?,
+        label: o.opt_str("label"),
+        network: o.opt_str("network"),
+        dhcp: o.opt_bool("dhcp").unwrap_or(false),
+        unique_usernames: o.opt_bool("uniqueUsernames").unwrap_or(false),
+        unique_hostnames: o.opt_bool("uniqueHostnames").unwrap_or(false),
+        excluded: o.opt_bool("excluded").unwrap_or(false),
+        latitude: o.opt_f64("latitude"),
+        longitude: o.opt_f64("longitude"),
         last_traffic,
         last_traffic_iso: last_traffic.map(iso_from_ms),
-        raw: v.clone(),
+        last_seen,
+        last_seen_iso: last_seen.map(iso_from_ms),
+        raw,
+        warnings: w.take(),
     })
 }
 
@@ -763,27 +801,28 @@ mod tests {
     fn external_endpoint_answer_is_typed() {
         let v = json!({"hostname": "cdn.example.net", "firsttime": 1_596_775_643_000i64, "devices": [{"did": 12}, {"did": 3}],
             "ips": [{"ip": "192.0.2.7"}, "198.51.100.9"], "locations": [{"country": "X"}], "popularity": 12, "dgascore": 3});
-        let d = endpoint_from(&v, Some("cdn.example.net"), None).unwrap();
+        let d = endpoint_from(&Doc::from_value(&v), Some("cdn.example.net"), None).unwrap();
         assert_eq!(d.device_dids, vec![3, 12]);
         assert_eq!(d.ips, vec!["192.0.2.7", "198.51.100.9"]);
         assert_eq!(d.first_seen_iso.as_deref(), Some("2020-08-07T04:47:23.000Z"));
         assert_eq!((d.popularity, d.dga_score, d.internal), (Some(12.0), Some(3.0), false));
-        assert_eq!(d.locations, json!([{"country": "X"}]));
+        assert_eq!(d.locations.get(), r#"[{"country":"X"}]"#);
     }
 
     #[test]
     fn internal_ip_answer_is_recognised_with_its_other_fields() {
         let v = json!({"name": "internal_ip", "ip": "10.0.1.5", "did": 1044, "devices": [1044, "1050"]});
-        let d = endpoint_from(&v, None, Some("10.0.1.5".parse().unwrap())).unwrap();
+        let d = endpoint_from(&Doc::from_value(&v), None, Some("10.0.1.5".parse().unwrap())).unwrap();
         assert!(d.internal);
         assert_eq!(d.device_dids, vec![1044, 1050]);
         assert_eq!((d.popularity, d.first_seen, d.ip.as_deref()), (None, None, Some("10.0.1.5")));
-        assert_eq!(d.locations, json!([]));
+        assert_eq!(d.locations.get(), "[]");
     }
 
     #[test]
     fn rarity_alone_gives_popularity() {
-        let d = endpoint_from(&json!({"hostname": "x.example", "rarityscore": 97}), None, None).unwrap();
+        let d =
+            endpoint_from(&Doc::from_value(&json!({"hostname": "x.example", "rarityscore": 97})), None, None).unwrap();
         assert_eq!(d.popularity, Some(3.0));
     }
 
@@ -793,7 +832,7 @@ mod tests {
             "name": "Compromise::Ransomware::Ransom Words", "priority": 4, "active": true,
             "description": "First line.\\n\\nAction: look.", "modified": "2021-08-13 20:59:30", "tags": ["AP: Exploit"],
             "logic": {"data": [{"cid": 254503, "weight": 1}, {"cid": 254504, "weight": 1}], "type": "weightedComponentList"}});
-        let m = model_from(&v, "model").unwrap();
+        let m = model_from(&v, "model", RawText::of(&v)).unwrap();
         assert_eq!(m.family, "Compromise");
         assert_eq!(m.category.as_deref(), Some("Suspicious"));
         assert_eq!(m.description.as_deref(), Some("First line.\n\nAction: look."));
@@ -805,9 +844,12 @@ mod tests {
     #[test]
     fn compliance_models_and_plain_cid_logic() {
         let v = json!({"pid": 9, "name": "Compliance::Cleartext", "priority": 1, "compliance": true, "logic": {"data": [77], "type": "componentList"}});
-        let m = model_from(&v, "model").unwrap();
+        let m = model_from(&v, "model", RawText::of(&v)).unwrap();
         assert_eq!((m.category.as_deref(), m.component_cids.as_slice()), (Some("Compliance"), &[77u64][..]));
-        assert_eq!(model_from(&json!({"name": "x"}), "model").unwrap_err().case(), "unexpected-response");
+        assert_eq!(
+            model_from(&json!({"name": "x"}), "model", RawText::of(&json!(null))).unwrap_err().case(),
+            "unexpected-response"
+        );
     }
 
     #[test]
@@ -819,13 +861,14 @@ mod tests {
 
     #[test]
     fn component_metric_as_object_or_id() {
-        let c = component_from(&json!({"cid": 5, "chid": 9, "metric": {"mlid": 1, "name": "externalconnections"}, "filters": [{"id": "A"}]}), "c").unwrap();
+        let v = json!({"cid": 5, "chid": 9, "metric": {"mlid": 1, "name": "externalconnections"}, "filters": [{"id": "A"}]});
+        let c = component_from(&v, "c", RawText::of(&v)).unwrap();
         assert_eq!(
             (c.metric_id, c.metric_name.as_deref(), c.filters.clone()),
-            (Some(1), Some("externalconnections"), json!([{"id": "A"}]))
+            (Some(1), Some("externalconnections"), RawText::of(&json!([{"id": "A"}])))
         );
-        let c = component_from(&json!({"cid": 5, "mlid": 4}), "c").unwrap();
-        assert_eq!((c.metric_id, c.filters), (Some(4), json!([])));
+        let c = component_from(&json!({"cid": 5, "mlid": 4}), "c", RawText::of(&json!({}))).unwrap();
+        assert_eq!((c.metric_id, c.filters.get()), (Some(4), "[]"));
     }
 
     #[test]
@@ -900,21 +943,32 @@ mod tests {
     #[test]
     fn search_totals_as_number_or_object_and_refusals() {
         let old = json!({"took": 3, "timed_out": false, "hits": {"total": 8001, "hits": [{"_id": "a"}]}});
-        let r = search_result_from(&old, 0).unwrap();
-        assert_eq!((r.total_hits, r.took_ms, r.hits.as_array().unwrap().len()), (8001, 3, 1));
+        let r = search_result_from(&Doc::from_value(&old), 0).unwrap();
+        assert_eq!((r.total_hits, r.took_ms, r.hits.get()), (8001, 3, r#"[{"_id":"a"}]"#));
         let new = json!({"took": 1, "hits": {"total": {"value": 12, "relation": "eq"}, "hits": []}});
-        assert_eq!(search_result_from(&new, 5).unwrap().total_hits, 12);
+        assert_eq!(search_result_from(&Doc::from_value(&new), 5).unwrap().total_hits, 12);
         let refused = json!({"error": "Failed to parse query"});
-        assert_eq!(search_result_from(&refused, 0).unwrap_err().case(), "upstream");
-        assert_eq!(search_result_from(&json!({"took": 1}), 0).unwrap_err().case(), "unexpected-response");
+        assert_eq!(search_result_from(&Doc::from_value(&refused), 0).unwrap_err().case(), "upstream");
+        assert_eq!(
+            search_result_from(&Doc::from_value(&json!({"took": 1})), 0).unwrap_err().case(),
+            "unexpected-response"
+        );
     }
 
     #[test]
     fn subnets_are_typed_and_seensince_is_bounded() {
-        let s = subnet_from(&json!({"sid": 3, "label": "Office", "network": "10.10.3.0/24", "dhcp": true, "uniqueUsernames": false,
-            "uniqueHostnames": true, "excluded": false, "latitude": "51.5", "longitude": -0.12, "lastTraffic": 1_705_311_000_000i64}), "s").unwrap();
+        // The reference's names (section 2.6): `mostRecentTraffic` and `lastSeen`, epoch ms.
+        let v = json!({"sid": 3, "label": "Office", "network": "10.10.3.0/24", "dhcp": true, "uniqueUsernames": false,
+            "uniqueHostnames": true, "excluded": false, "latitude": "51.5", "longitude": -0.12,
+            "mostRecentTraffic": 1_705_311_000_000i64, "lastSeen": "1705311060000"});
+        let s = subnet_from(&v, "s", RawText::of(&v)).unwrap();
         assert_eq!((s.sid, s.dhcp, s.unique_hostnames, s.latitude), (3, true, true, Some(51.5)));
         assert_eq!(s.last_traffic_iso.as_deref(), Some("2024-01-15T09:30:00.000Z"));
+        assert_eq!(s.last_seen_iso.as_deref(), Some("2024-01-15T09:31:00.000Z"));
+        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+        let old = json!({"sid": -9, "lastTraffic": 1_705_311_000_000i64});
+        let s = subnet_from(&old, "s", RawText::of(&old)).unwrap();
+        assert_eq!((s.sid, s.last_traffic), (-9, Some(1_705_311_000_000)));
         assert!(invalid::<SubnetFilter>(json!({"seen_since_seconds": 0})).contains("seen_since_seconds"));
         assert!(invalid::<SubnetFilter>(json!({"seen_since_seconds": 15_552_001})).contains("seen_since_seconds"));
     }

@@ -285,7 +285,7 @@ pub struct ReadBack {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Written {
     /// The appliance answered the write itself; the answer, for the caller to check.
-    Answered(Value),
+    Answered(crate::shape::Doc),
     /// The gateway in front of the appliance answered 502 or 504, and reading the item back
     /// showed the change applied. The value is `{"gateway_status": n, "read_back": <seen>}`,
     /// the result's `raw`.
@@ -321,7 +321,7 @@ pub fn send_write(
     what: &str,
     read_back: &dyn Fn(&Client) -> Result<ReadBack>,
 ) -> Result<Written> {
-    let error = match client.send(request) {
+    let error = match crate::shape::Doc::fetch(client, request) {
         Ok(answer) => return Ok(Written::Answered(answer)),
         Err(error) => error,
     };

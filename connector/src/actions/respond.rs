@@ -10,7 +10,7 @@ use super::{Input, ReadBack, Written, confirm_success, send_write};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::ApiRequest;
-use crate::shape::{Obj, TryVec, sort_stable, wrong};
+use crate::shape::{Doc, Obj, RawText, Warning, Warnings, as_u64, read_list, sort_stable, wrong};
 use crate::times::{Instant, iso_from_ms, window};
 
 family_actions! {
@@ -78,7 +78,9 @@ pub struct RespondAction {
     /// Has blocked connections.
     pub blocked: bool,
     /// The appliance's object.
-    pub raw: Value,
+    pub raw: RawText,
+    /// The fields that could not be read.
+    pub warnings: Vec<Warning>,
 }
 
 /// Actions found, plus their devices when asked (see the WIT `respond-action-list`).
@@ -122,7 +124,9 @@ pub struct RespondSummary {
     /// Devices with active actions.
     pub active_action_devices: Vec<u64>,
     /// The appliance's answer.
-    pub raw: Value,
+    pub raw: RawText,
+    /// The fields that could not be read.
+    pub warnings: Vec<Warning>,
 }
 
 /// Input of `list-respond-actions` (see the WIT `respond-filter`).
@@ -345,8 +349,8 @@ pub fn list_respond_actions(client: &Client, filter: RespondFilter) -> Result<Re
         .param("fulldevicedetails", filter.include_devices.unwrap_or(false))
         .opt_param("starttime", window.map(|w| w.0))
         .opt_param("endtime", window.map(|w| w.1));
-    let answer = client.send(&request)?;
-    let mut list = parse_action_list(&answer)?;
+    let answer = Doc::fetch(client, &request)?;
+    let mut list = action_list(&answer)?;
     // The API documents no order; playbooks want a stable one.
     sort_stable(&mut list.actions, |a, b| {
         (a.start.unwrap_or(i64::MIN), a.codeid).cmp(&(b.start.unwrap_or(i64::MIN), b.codeid))
@@ -354,25 +358,33 @@ pub fn list_respond_actions(client: &Client, filter: RespondFilter) -> Result<Re
     Ok(list)
 }
 
-/// Reads `/antigena`: an array of actions, or `{actions, devices}` with fulldevicedetails.
+/// Reads `/antigena` given as a parsed tree (its `raw` texts are then re-written from it).
 pub fn parse_action_list(answer: &Value) -> Result<RespondActionList> {
-    let (items, at, devices) = match answer {
-        Value::Array(items) => (items, "antigena".to_owned(), Vec::new()),
-        Value::Object(_) => {
-            let o = Obj::new(answer, "antigena")?;
-            let (items, at) =
-                o.opt_array("actions")?.ok_or_else(|| wrong("antigena.actions", "an array", &Value::Null))?;
-            let devices = match o.opt_array("devices")? {
-                Some((d, dat)) => {
-                    d.iter().enumerate().map(|(i, v)| device_from(v, &format!("{dat}[{i}]"))).try_vec()?
-                }
-                None => Vec::new(),
+    action_list(&Doc::from_value(answer))
+}
+
+/// Reads `/antigena`: an array of actions, or `{actions, devices}` with fulldevicedetails.
+pub fn action_list(answer: &Doc) -> Result<RespondActionList> {
+    let (items, at, keys, devices) = match &answer.value {
+        Value::Array(items) => (items, "antigena".to_owned(), &[][..], Vec::new()),
+        Value::Object(map) => {
+            let items = match map.get("actions") {
+                Some(Value::Array(items)) => items,
+                other => return Err(wrong("antigena.actions", "an array", other.unwrap_or(&Value::Null))),
             };
-            (items, at, devices)
+            let devices = match map.get("devices") {
+                Some(Value::Array(d)) => {
+                    let d: Vec<&Value> = d.iter().collect();
+                    read_list(&d, &answer.raw_items(&["devices"]), "antigena.devices", &device_from)
+                }
+                _ => Vec::new(),
+            };
+            (items, "antigena.actions".to_owned(), &["actions"][..], devices)
         }
         other => return Err(wrong("antigena", "an array or an object", other)),
     };
-    let actions = items.iter().enumerate().map(|(i, v)| action_from(v, &format!("{at}[{i}]"))).try_vec()?;
+    let items: Vec<&Value> = items.iter().collect();
+    let actions = read_list(&items, &answer.raw_items(keys), &at, &action_from);
     Ok(RespondActionList { actions, devices })
 }
 
@@ -463,7 +475,7 @@ pub fn create_manual_respond_action(client: &Client, input: ManualActionInput) -
         other => other?,
     };
     let answer = match written {
-        Written::Answered(answer) => answer,
+        Written::Answered(answer) => answer.value,
         Written::Verified(raw) => {
             let codeid = raw["read_back"]["found"]["codeid"].as_u64().unwrap_or(0);
             return Ok(RespondChange {
@@ -477,8 +489,11 @@ pub fn create_manual_respond_action(client: &Client, input: ManualActionInput) -
             });
         }
     };
-    let o = Obj::new(&answer, "antigena/manual")?;
-    let codeid = o.u64("codeid")?;
+    let read = Warnings::default();
+    let o = Obj::item(&answer, "antigena/manual", &read)?;
+    // The guide documents `{"codeid": n}` (reference, section 2.3); some versions answer
+    // `{"code": n}` instead (issue 12, from real appliances).
+    let codeid = if o.get("codeid").is_some() { o.id_u64("codeid")? } else { o.id_u64("code")? };
     // The guide says a failed creation answers codeid 0.
     if codeid == 0 {
         return Err(Error::Upstream {
@@ -539,31 +554,23 @@ pub fn get_respond_summary(client: &Client, input: SummaryInput) -> Result<Respo
     let request = ApiRequest::get("/antigena/summary")
         .opt_param("starttime", window.map(|w| w.0))
         .opt_param("endtime", window.map(|w| w.1));
-    let answer = client.send(&request)?;
-    let o = Obj::new(&answer, "antigena/summary")?;
+    let answer = Doc::fetch(client, &request)?;
+    let w = Warnings::default();
+    let o = Obj::item(&answer.value, "antigena/summary", &w)?;
     Ok(RespondSummary {
-        pending_count: o.opt_u64("pendingCount")?.unwrap_or(0),
-        active_count: o.opt_u64("activeCount")?.unwrap_or(0),
-        pending_action_devices: dids(&o, "pendingActionDevices")?,
-        active_action_devices: dids(&o, "activeActionDevices")?,
-        raw: answer.clone(),
+        pending_count: o.opt_u64("pendingCount").unwrap_or(0),
+        active_count: o.opt_u64("activeCount").unwrap_or(0),
+        pending_action_devices: dids(&o, "pendingActionDevices"),
+        active_action_devices: dids(&o, "activeActionDevices"),
+        raw: answer.raw(),
+        warnings: w.take(),
     })
 }
 
-fn dids(o: &Obj<'_>, key: &str) -> Result<Vec<u64>> {
-    let Some((items, at)) = o.opt_array(key)? else { return Ok(Vec::new()) };
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            match v {
-                Value::Number(n) => n.as_u64(),
-                Value::String(s) => s.trim().parse().ok(),
-                _ => None,
-            }
-            .ok_or_else(|| wrong(&format!("{at}[{i}]"), "a device id", v))
-        })
-        .collect()
+/// The device ids listed at `key`; one that is not an id is a warning.
+fn dids(o: &Obj<'_>, key: &str) -> Vec<u64> {
+    let Some((items, at)) = o.opt_array(key) else { return Vec::new() };
+    items.iter().enumerate().filter_map(|(i, v)| o.element(v, &format!("{at}[{i}]"), "a device id", as_u64)).collect()
 }
 
 /// Posts one change to `/antigena` and checks the appliance confirmed it.
@@ -604,6 +611,7 @@ fn change(
     let verified = written.verified();
     let raw = match written {
         Written::Answered(answer) => {
+            let answer = answer.value;
             confirm_success(&what, &answer)?;
             answer
         }
@@ -626,8 +634,8 @@ fn find_action(client: &Client, codeid: u64) -> Result<RespondAction> {
         .param("includecleared", true)
         .param("includehistory", false)
         .param("fulldevicedetails", false);
-    let answer = client.send(&request)?;
-    parse_action_list(&answer)?.actions.into_iter().find(|a| a.codeid == codeid).ok_or_else(|| {
+    let answer = Doc::fetch(client, &request)?;
+    action_list(&answer)?.actions.into_iter().find(|a| a.codeid == codeid).ok_or_else(|| {
         Error::NotFound(format!(
             "RESPOND action {codeid} is not among the appliance's current or recent actions; check the codeid with list-respond-actions"
         ))
@@ -641,47 +649,50 @@ fn no_time(codeid: u64, what: &str) -> Error {
     ))
 }
 
-/// Normalises one action object as the appliance sends it.
-pub fn action_from(v: &Value, path: &str) -> Result<RespondAction> {
-    let o = Obj::new(v, path)?;
-    let (triggerer_username, triggerer_reason) = match o.opt_obj("triggerer")? {
-        Some(t) => (t.opt_str("username")?, t.opt_str("reason")?),
+/// Normalises one action object as the appliance sends it; its identity is its codeid.
+pub fn action_from(v: &Value, path: &str, raw: RawText) -> Result<RespondAction> {
+    let w = Warnings::default();
+    let o = Obj::item(v, path, &w)?;
+    let codeid = o.id_u64("codeid")?;
+    let (triggerer_username, triggerer_reason) = match o.opt_obj("triggerer") {
+        Some(t) => (t.opt_str("username"), t.opt_str("reason")),
         None => (None, None),
     };
-    let start = o.opt_i64("start")?;
-    let expires = o.opt_i64("expires")?;
+    let start = o.opt_i64("start");
+    let expires = o.opt_i64("expires");
     // `updated` is milliseconds held in a string; opt_i64 reads both forms.
-    let updated = o.opt_i64("updated")?;
+    let updated = o.opt_i64("updated");
     // `blocked` is a flag on current versions; a count has been seen in docs, read it as "any".
     let blocked = match o.get("blocked") {
         Some(Value::Number(n)) => n.as_f64().is_some_and(|f| f > 0.0),
-        _ => o.opt_bool("blocked")?.unwrap_or(false),
+        _ => o.opt_bool("blocked").unwrap_or(false),
     };
     Ok(RespondAction {
-        codeid: o.u64("codeid")?,
-        did: o.opt_u64("did")?,
-        ip: o.opt_str("ip")?,
-        action: o.opt_str("action")?.unwrap_or_default(),
-        label: o.opt_str("label")?,
-        detail: o.opt_str("detail")?,
-        manual: o.opt_bool("manual")?.unwrap_or(false),
+        codeid,
+        did: o.opt_u64("did"),
+        ip: o.opt_str("ip"),
+        action: o.opt_str("action").unwrap_or_default(),
+        label: o.opt_str("label"),
+        detail: o.opt_str("detail"),
+        manual: o.opt_bool("manual").unwrap_or(false),
         triggerer_username,
         triggerer_reason,
-        score: o.opt_f64("score")?.unwrap_or(0.0),
+        score: o.opt_f64("score").unwrap_or(0.0),
         // Manual actions carry pbid 0: no breach.
-        pbid: o.opt_u64("pbid")?.filter(|p| *p != 0),
-        model: o.opt_str("model")?,
-        model_uuid: o.opt_str("modeluuid")?,
+        pbid: o.opt_u64("pbid").filter(|p| *p != 0),
+        model: o.opt_str("model"),
+        model_uuid: o.opt_str("modeluuid"),
         start,
         start_iso: start.map(iso_from_ms),
         expires,
         expires_iso: expires.map(iso_from_ms),
         updated,
         updated_iso: updated.map(iso_from_ms),
-        active: o.opt_bool("active")?.unwrap_or(false),
-        cleared: o.opt_bool("cleared")?.unwrap_or(false),
+        active: o.opt_bool("active").unwrap_or(false),
+        cleared: o.opt_bool("cleared").unwrap_or(false),
         blocked,
-        raw: v.clone(),
+        raw,
+        warnings: w.take(),
     })
 }
 
@@ -747,12 +758,9 @@ mod tests {
         assert_eq!((list.actions.len(), list.devices[0].hostname.as_deref()), (1, Some("ws-12")));
         let err = parse_action_list(&json!({"devices": []})).unwrap_err();
         assert!(err.message().contains("antigena.actions"), "{err}");
-        let manual = action_from(
-            &json!({"codeid": 7, "manual": true, "pbid": 0, "score": 0, "blocked": 3,
-            "triggerer": {"username": "soc", "reason": "contain"}}),
-            "a",
-        )
-        .unwrap();
+        let v = json!({"codeid": 7, "manual": true, "pbid": 0, "score": 0, "blocked": 3,
+            "triggerer": {"username": "soc", "reason": "contain"}});
+        let manual = action_from(&v, "a", RawText::of(&v)).unwrap();
         assert_eq!((manual.pbid, manual.blocked, manual.triggerer_reason.as_deref()), (None, true, Some("contain")));
     }
 
@@ -861,7 +869,9 @@ mod tests {
             (2, 3, vec![4, 5], vec![6])
         );
         assert_eq!(sent[0].url, "https://dt.example.com/antigena/summary");
-        let (r, _) = run(&[r#"{"activeActionDevices":[{"did":1}]}"#], json!({}), get_respond_summary);
-        assert!(r.unwrap_err().message().contains("activeActionDevices[0]"));
+        let (r, _) = run(&[r#"{"activeActionDevices":[{"did":1}, 2]}"#], json!({}), get_respond_summary);
+        let s = r.unwrap();
+        assert_eq!(s.active_action_devices, [2]);
+        assert_eq!(s.warnings[0].path, "antigena/summary.activeActionDevices[0]");
     }
 }

@@ -10,7 +10,7 @@ use super::{Input, NoInput};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::ApiRequest;
-use crate::shape::Obj;
+use crate::shape::{Doc, Obj, RawText, Warning, Warnings, as_u64};
 use crate::times::{Instant, iso_from_ms, now_ms};
 
 family_actions! {
@@ -44,12 +44,13 @@ pub struct ConnectionStatus {
 pub fn test_connection(client: &Client, _: NoInput) -> Result<ConnectionStatus> {
     // fast=true skips subnet connectivity checks, which can take seconds on big deployments.
     let answer = client.send(&ApiRequest::get("/status").param("fast", true))?;
-    let o = Obj::new(&answer, "status")?;
+    let read = Warnings::default();
+    let o = Obj::item(&answer, "status", &read)?;
     Ok(ConnectionStatus {
         api_address: client.connection().base_url(),
-        version: o.opt_str("version")?,
-        hostname: o.opt_str("hostname")?,
-        appliance_time: o.opt_str("time")?.and_then(|t| appliance_time(&t)),
+        version: o.opt_str("version"),
+        hostname: o.opt_str("hostname"),
+        appliance_time: o.opt_str("time").and_then(|t| appliance_time(&t)),
         checked_at: iso_from_ms(now_ms()),
     })
 }
@@ -94,7 +95,9 @@ pub struct ApplianceStatus {
     /// Probes reporting an error.
     pub probes_in_error: Vec<String>,
     /// The appliance's object.
-    pub raw: Value,
+    pub raw: RawText,
+    /// The fields that could not be read.
+    pub warnings: Vec<Warning>,
 }
 
 /// Input of `get-summary-statistics` (see the WIT `statistics-query`).
@@ -146,14 +149,17 @@ pub struct SummaryStatistics {
     /// Devices under RESPOND actions, last 7 days.
     pub respond_device_count: Option<u64>,
     /// The appliance's answer.
-    pub raw: Value,
+    pub raw: RawText,
+    /// The fields that could not be read.
+    pub warnings: Vec<Warning>,
 }
 
 /// Reads `/status` in full (subnet checks included) and types the health fields.
 pub fn get_status(client: &Client, _: NoInput) -> Result<ApplianceStatus> {
-    let answer = client.send(&ApiRequest::get("/status"))?;
-    let o = Obj::new(&answer, "status")?;
-    let time = o.opt_str("time")?.and_then(|t| appliance_time_ms(&t));
+    let answer = Doc::fetch(client, &ApiRequest::get("/status"))?;
+    let w = Warnings::default();
+    let o = Obj::item(&answer.value, "status", &w)?;
+    let time = o.opt_str("time").and_then(|t| appliance_time_ms(&t));
     let mut probes_in_error = Vec::new();
     let probes: Vec<(String, &Value)> = match o.get("probes") {
         Some(Value::Object(map)) => map.iter().map(|(k, v)| (k.clone(), v)).collect(),
@@ -161,23 +167,24 @@ pub fn get_status(client: &Client, _: NoInput) -> Result<ApplianceStatus> {
         _ => Vec::new(),
     };
     for (key, probe) in &probes {
-        let p = Obj::new(probe, format!("status.probes.{key}"))?;
-        if p.opt_bool("error")? == Some(true) {
-            probes_in_error.push(p.opt_str("label")?.or(p.opt_str("id")?).unwrap_or_else(|| key.clone()));
+        let Some(p) = o.child(probe, format!("status.probes.{key}")) else { continue };
+        if p.opt_bool("error") == Some(true) {
+            probes_in_error.push(p.opt_str("label").or_else(|| p.opt_str("id")).unwrap_or_else(|| key.clone()));
         }
     }
     Ok(ApplianceStatus {
-        version: o.opt_str("version")?,
-        hostname: o.opt_str("hostname")?,
-        appliance_type: o.opt_str("type")?,
+        version: o.opt_str("version"),
+        hostname: o.opt_str("hostname"),
+        appliance_type: o.opt_str("type"),
         time,
         time_iso: time.map(iso_from_ms),
-        uptime: o.opt_str("uptime")?,
+        uptime: o.opt_str("uptime"),
         probe_count: o.get("probes").and_then(count),
         subnet_count: o.get("subnets").and_then(count),
         device_count: o.get("devices").and_then(count),
         probes_in_error,
-        raw: answer.clone(),
+        raw: answer.raw(),
+        warnings: w.take(),
     })
 }
 
@@ -188,18 +195,20 @@ pub fn get_summary_statistics(client: &Client, query: StatisticsQuery) -> Result
         .opt_param("eventtype", query.event_type.as_deref().map(|k| k.trim().to_ascii_lowercase()))
         .opt_param("hours", query.hours)
         .opt_param("endtime", end);
-    let answer = client.send(&request)?;
-    // The answer's shape depends on `eventtype`: a count is typed only where it is a number.
-    let number =
-        |v: Option<&Value>| v.and_then(|v| v.as_u64().or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)));
+    let doc = Doc::fetch(client, &request)?;
+    let answer = &doc.value;
+    // The answer's shape depends on `eventtype`: a count is typed only where it is a number (or
+    // a number written as a string).
+    let number = |v: Option<&Value>| v.and_then(as_u64);
     let devicecount = answer.get("devicecount");
     Ok(SummaryStatistics {
-        device_count: number(devicecount.and_then(|d| d.get("total")).or(devicecount.filter(|d| d.is_number()))),
+        device_count: number(devicecount.and_then(|d| d.get("total")).or(devicecount.filter(|d| !d.is_object()))),
         subnet_count: number(answer.get("subnets")),
         credential_count: number(answer.get("usercredentialcount")),
         respond_action_count: number(answer.get("antigenaActions")),
         respond_device_count: number(answer.get("antigenaDevices")),
-        raw: answer,
+        raw: doc.raw(),
+        warnings: Vec::new(),
     })
 }
 
@@ -269,7 +278,9 @@ mod tests {
         assert_eq!((s.probe_count, s.subnet_count, s.device_count), (Some(2), Some(14), Some(512)));
         assert_eq!(s.probes_in_error, ["Branch"]);
         let (r, _) = run(r#"{"version":"6.2.1","probes":{"1":"up"}}"#, json!({}), get_status);
-        assert!(r.unwrap_err().message().contains("status.probes.1"));
+        let s = r.unwrap();
+        assert_eq!((s.version.as_deref(), s.probe_count), (Some("6.2.1"), Some(1)));
+        assert_eq!(s.warnings[0].path, "status.probes.1");
     }
 
     #[test]

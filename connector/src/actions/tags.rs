@@ -8,7 +8,7 @@ use super::{DidInput, Input, ReadBack, Written, confirm_success, send_write};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::{ApiRequest, Method};
-use crate::shape::{Obj, TryVec, one_or_many, sort_stable};
+use crate::shape::{Doc, Obj, RawText, Warning, Warnings, read_list, read_many, sort_stable};
 use crate::times::iso_from_ms;
 
 family_actions! {
@@ -58,7 +58,9 @@ pub struct Tag {
     /// Visibility.
     pub visibility: Option<String>,
     /// The appliance's object.
-    pub raw: Value,
+    pub raw: RawText,
+    /// The fields that could not be read.
+    pub warnings: Vec<Warning>,
 }
 
 /// A tag-to-entity link (see the WIT `tag-entity`).
@@ -81,7 +83,9 @@ pub struct TagEntity {
     /// `expiry` in ISO 8601 UTC.
     pub expiry_iso: Option<String>,
     /// The appliance's object.
-    pub raw: Value,
+    pub raw: RawText,
+    /// The fields that could not be read.
+    pub warnings: Vec<Warning>,
 }
 
 /// A tag's entities and devices (see the WIT `tagged-devices`).
@@ -185,7 +189,7 @@ impl Input for RemoveTagInput {
 /// Lists tag definitions, or the one named.
 pub fn list_tags(client: &Client, input: ListTagsInput) -> Result<Vec<Tag>> {
     let request = ApiRequest::get("/tags").opt_param("tag", input.name.as_deref().map(str::trim));
-    match client.send(&request) {
+    match Doc::fetch(client, &request) {
         Ok(answer) => tags_from(&answer, "tags"),
         // A name works as a filter: no tag of that name is an empty list, not a failure.
         Err(Error::NotFound(_)) if input.name.is_some() => Ok(Vec::new()),
@@ -195,7 +199,7 @@ pub fn list_tags(client: &Client, input: ListTagsInput) -> Result<Vec<Tag>> {
 
 /// Lists the tags on a device.
 pub fn list_device_tags(client: &Client, input: DidInput) -> Result<Vec<Tag>> {
-    let answer = client.send(&ApiRequest::get("/tags/entities").param("did", input.did))?;
+    let answer = Doc::fetch(client, &ApiRequest::get("/tags/entities").param("did", input.did))?;
     tags_from(&answer, "tags")
 }
 
@@ -203,24 +207,23 @@ pub fn list_device_tags(client: &Client, input: DidInput) -> Result<Vec<Tag>> {
 pub fn list_tagged_devices(client: &Client, input: TagInput) -> Result<TaggedDevices> {
     let tag = input.tag.trim().to_owned();
     let request = ApiRequest::get("/tags/entities").param("tag", &tag).param("fulldevicedetails", true);
-    let answer = client.send(&request)?;
+    let answer = Doc::fetch(client, &request)?;
     // With fulldevicedetails the answer is `{entities, devices}`; without, a bare list of links.
-    let (entities, devices) = match &answer {
-        Value::Object(_) => {
-            let o = Obj::new(&answer, "tagentities")?;
-            (o.opt_array("entities")?, o.opt_array("devices")?)
-        }
-        Value::Array(items) => (Some((items, "tagentities".to_owned())), None),
-        _ => (None, None),
+    let none: &[Value] = &[];
+    let list = |key: &str| match answer.value.get(key) {
+        Some(Value::Array(items)) => items.as_slice(),
+        _ => none,
     };
-    let entities = match entities {
-        Some((items, at)) => items.iter().enumerate().map(|(i, v)| entity_from(v, &format!("{at}[{i}]"))).try_vec()?,
-        None => Vec::new(),
+    let (entities, entity_keys, devices): (&[Value], &[&str], &[Value]) = match &answer.value {
+        Value::Object(_) => (list("entities"), &["entities"], list("devices")),
+        Value::Array(items) => (items.as_slice(), &[], none),
+        _ => (none, &[], none),
     };
-    let mut devices = match devices {
-        Some((items, at)) => items.iter().enumerate().map(|(i, v)| device_from(v, &format!("{at}[{i}]"))).try_vec()?,
-        None => Vec::new(),
-    };
+    let at = if entity_keys.is_empty() { "tagentities" } else { "tagentities.entities" };
+    let entities: Vec<&Value> = entities.iter().collect();
+    let entities = read_list(&entities, &answer.raw_items(entity_keys), at, &entity_from);
+    let devices: Vec<&Value> = devices.iter().collect();
+    let mut devices = read_list(&devices, &answer.raw_items(&["devices"]), "tagentities.devices", &device_from);
     sort_stable(&mut devices, |a, b| a.did.cmp(&b.did));
     Ok(TaggedDevices { tag, entities, devices })
 }
@@ -236,7 +239,7 @@ pub fn add_device_tag(client: &Client, input: AddTagInput) -> Result<TagChange> 
     // The appliance takes this POST as a form, not JSON.
     let request = ApiRequest::post_form("/tags/entities", &fields);
     let answer = match send_write(client, &request, &what, &|c| tag_read_back(c, input.did, &tag, true))? {
-        Written::Answered(answer) => answer,
+        Written::Answered(answer) => answer.value,
         Written::Verified(raw) => {
             return Ok(TagChange {
                 did: input.did,
@@ -249,7 +252,7 @@ pub fn add_device_tag(client: &Client, input: AddTagInput) -> Result<TagChange> 
         }
     };
     let tid = match answer.get("tid") {
-        Some(_) => Obj::new(&answer, "tagentities")?.opt_u64("tid")?,
+        Some(_) => Obj::item(&answer, "tagentities", &Warnings::default())?.opt_u64("tid"),
         None => {
             confirm_success(&what, &answer)?;
             None
@@ -268,6 +271,7 @@ pub fn remove_device_tag(client: &Client, input: RemoveTagInput) -> Result<TagCh
     let verified = written.verified();
     let raw = match written {
         Written::Answered(answer) => {
+            let answer = answer.value;
             confirm_success(&what, &answer)?;
             answer
         }
@@ -290,61 +294,63 @@ fn tag_read_back(client: &Client, did: u64, tag: &str, present: bool) -> Result<
 }
 
 /// Tags from a list (or a single object); an empty object means none.
-fn tags_from(answer: &Value, path: &str) -> Result<Vec<Tag>> {
-    one_or_many(answer, path)?
-        .into_iter()
-        .filter(|v| v.as_object().is_none_or(|o| !o.is_empty()))
-        .enumerate()
-        .map(|(i, v)| tag_from(v, &format!("{path}[{i}]")))
-        .collect()
+fn tags_from(answer: &Doc, path: &str) -> Result<Vec<Tag>> {
+    read_many(&answer.value, &answer.raw_items(&[]), path, &tag_from)
 }
 
 /// An expiry in epoch ms, where 0 means none.
-fn expiry(o: &Obj) -> Result<Option<i64>> {
-    Ok(o.opt_i64("expiry")?.filter(|e| *e > 0))
+fn expiry(o: &Obj) -> Option<i64> {
+    o.opt_i64("expiry").filter(|e| *e > 0)
 }
 
-/// Normalises one tag object.
-pub fn tag_from(v: &Value, path: &str) -> Result<Tag> {
-    let o = Obj::new(v, path)?;
-    let expiry = expiry(&o)?;
-    let (color, description, visibility) = match o.opt_obj("data")? {
+/// Normalises one tag object; its identity is its tid.
+pub fn tag_from(v: &Value, path: &str, raw: RawText) -> Result<Tag> {
+    let w = Warnings::default();
+    let o = Obj::item(v, path, &w)?;
+    let tid = o.id_u64("tid")?;
+    let expiry = expiry(&o);
+    let (color, description, visibility) = match o.opt_obj("data") {
         Some(d) => (
-            d.opt_u64("color")?.map(|c| u32::try_from(c.min(360)).unwrap_or(360)),
-            d.opt_str("description")?,
-            d.opt_str("visibility")?,
+            d.opt_u64("color").map(|c| u32::try_from(c.min(360)).unwrap_or(360)),
+            d.opt_str("description"),
+            d.opt_str("visibility"),
         ),
         None => (None, None, None),
     };
     Ok(Tag {
-        tid: o.u64("tid")?,
-        name: o.opt_str("name")?.unwrap_or_default(),
-        restricted: o.opt_bool("restricted")?.unwrap_or(false),
+        tid,
+        name: o.opt_str("name").unwrap_or_default(),
+        restricted: o.opt_bool("restricted").unwrap_or(false),
         expiry,
         expiry_iso: expiry.map(iso_from_ms),
         color,
         description,
         visibility,
-        raw: v.clone(),
+        raw,
+        warnings: w.take(),
     })
 }
 
-/// Normalises one tag-entity link.
-pub fn entity_from(v: &Value, path: &str) -> Result<TagEntity> {
-    let o = Obj::new(v, path)?;
-    let entity_type = o.opt_str("entityType")?.unwrap_or_default();
-    let entity_value = o.opt_str("entityValue")?.unwrap_or_default();
-    let expiry = expiry(&o)?;
+/// Normalises one tag-entity link; its identity is its teid and the tid it links.
+pub fn entity_from(v: &Value, path: &str, raw: RawText) -> Result<TagEntity> {
+    let w = Warnings::default();
+    let o = Obj::item(v, path, &w)?;
+    let teid = o.id_u64("teid")?;
+    let tid = o.id_u64("tid")?;
+    let entity_type = o.opt_str("entityType").unwrap_or_default();
+    let entity_value = o.opt_str("entityValue").unwrap_or_default();
+    let expiry = expiry(&o);
     Ok(TagEntity {
-        teid: o.u64("teid")?,
-        tid: o.u64("tid")?,
+        teid,
+        tid,
         did: if entity_type.eq_ignore_ascii_case("device") { entity_value.trim().parse().ok() } else { None },
         entity_type,
         entity_value,
-        valid: o.opt_bool("valid")?,
+        valid: o.opt_bool("valid"),
         expiry,
         expiry_iso: expiry.map(iso_from_ms),
-        raw: v.clone(),
+        raw,
+        warnings: w.take(),
     })
 }
 
@@ -367,25 +373,31 @@ mod tests {
 
     #[test]
     fn tag_objects_read_data_and_treat_zero_expiry_as_none() {
-        let t = tag_from(
-            &json!({"tid": 3, "expiry": 0, "thid": 3, "name": "Ops", "restricted": true,
-            "data": {"auto": false, "color": 120, "description": "", "visibility": "Public"}, "isReferenced": true}),
-            "t",
-        )
-        .unwrap();
+        let v = json!({"tid": 3, "expiry": 0, "thid": 3, "name": "Ops", "restricted": true,
+            "data": {"auto": false, "color": 120, "description": "", "visibility": "Public"}, "isReferenced": true});
+        let t = tag_from(&v, "t", RawText::of(&v)).unwrap();
         assert_eq!((t.tid, t.name.as_str(), t.restricted, t.expiry, t.color), (3, "Ops", true, None, Some(120)));
         assert_eq!((t.description, t.visibility.as_deref()), (None, Some("Public")));
         // Some tags carry `data` without `visibility` or `auto`.
-        assert!(tag_from(&json!({"tid": 4, "name": "x", "data": {"color": 60}}), "t").is_ok());
-        assert!(tag_from(&json!({"name": "no id"}), "tags[2]").unwrap_err().message().contains("tags[2].tid"));
+        assert!(tag_from(&json!({"tid": 4, "name": "x", "data": {"color": 60}}), "t", RawText::of(&json!({}))).is_ok());
+        assert!(
+            tag_from(&json!({"name": "no id"}), "tags[2]", RawText::of(&json!({})))
+                .unwrap_err()
+                .message()
+                .contains("tags[2].tid")
+        );
     }
 
     #[test]
     fn entity_values_are_device_ids_as_text() {
-        let e = entity_from(&json!({"teid": 1, "tehid": 1, "tid": 9, "thid": 0, "entityType": "Device", "entityValue": "2540", "valid": true}), "e").unwrap();
+        let e = entity_from(&json!({"teid": 1, "tehid": 1, "tid": 9, "thid": 0, "entityType": "Device", "entityValue": "2540", "valid": true}), "e", RawText::of(&json!({}))).unwrap();
         assert_eq!((e.did, e.entity_value.as_str()), (Some(2540), "2540"));
-        let c = entity_from(&json!({"teid": 2, "tid": 9, "entityType": "Credential", "entityValue": "a.user"}), "e")
-            .unwrap();
+        let c = entity_from(
+            &json!({"teid": 2, "tid": 9, "entityType": "Credential", "entityValue": "a.user"}),
+            "e",
+            RawText::of(&json!({})),
+        )
+        .unwrap();
         assert_eq!(c.did, None);
     }
 
@@ -398,8 +410,9 @@ mod tests {
         assert!(sent[0].headers.iter().any(|(k, v)| k == "Content-Type" && v == "application/x-www-form-urlencoded"));
         let (out, _) = run("add-device-tag", r#"{"did": 7, "tag": "Watch"}"#, r#"{"response": "SUCCESS"}"#);
         assert_eq!(out.unwrap()["tid"], Value::Null);
+        // The tag was applied; a tid that cannot be read is left null rather than failing the call.
         let (out, _) = run("add-device-tag", r#"{"did": 7, "tag": "Watch"}"#, r#"{"tid": "abc"}"#);
-        assert_eq!(out.unwrap_err().case(), "unexpected-response");
+        assert_eq!(out.unwrap()["tid"], Value::Null);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use super::bindings::exports::darktrace::connector::{ai_analyst as wa, types as wt};
 use super::breaches::change;
+use super::breaches::warnings;
 use super::{Component, instant, run};
 use crate::actions::ai_analyst as a;
 
@@ -28,6 +29,7 @@ pub(crate) fn incident(e: a::IncidentEvent) -> wa::IncidentEvent {
         related_pbids: e.related_pbids,
         link: e.link,
         raw: e.raw.to_string(),
+        warnings: warnings(e.warnings),
     }
 }
 
@@ -48,6 +50,7 @@ fn group(g: a::IncidentGroup) -> wa::IncidentGroup {
         mitre_tactics: g.mitre_tactics,
         link: g.link,
         raw: g.raw.to_string(),
+        warnings: warnings(g.warnings),
     }
 }
 
@@ -59,6 +62,7 @@ fn comment(c: a::IncidentComment) -> wa::IncidentComment {
         time: c.time,
         time_iso: c.time_iso,
         raw: c.raw.to_string(),
+        warnings: warnings(c.warnings),
     }
 }
 
@@ -74,6 +78,7 @@ fn investigation(i: a::Investigation) -> wa::Investigation {
         incident_ids: i.incident_ids,
         related_pbids: i.related_pbids,
         raw: i.raw.to_string(),
+        warnings: warnings(i.warnings),
     }
 }
 

@@ -3,6 +3,12 @@
 use super::bindings::exports::darktrace::connector::{model_breaches as wb, types as wt};
 use super::{Component, instant, run};
 use crate::actions::{PbidInput, breaches};
+use crate::shape::Warning;
+
+/// The WIT form of the warnings an item was read with; shared by every family.
+pub(crate) fn warnings(list: Vec<Warning>) -> Vec<wt::Warning> {
+    list.into_iter().map(|w| wt::Warning { path: w.path, expected: w.expected, found: w.found }).collect()
+}
 
 pub(crate) fn breach(b: breaches::ModelBreach) -> wb::ModelBreach {
     wb::ModelBreach {
@@ -24,6 +30,7 @@ pub(crate) fn breach(b: breaches::ModelBreach) -> wb::ModelBreach {
         comment_count: b.comment_count,
         link: b.link,
         raw: b.raw.to_string(),
+        warnings: warnings(b.warnings),
     }
 }
 
@@ -35,6 +42,7 @@ pub(crate) fn comment(c: breaches::BreachComment) -> wb::BreachComment {
         time: c.time,
         time_iso: c.time_iso,
         raw: c.raw.to_string(),
+        warnings: warnings(c.warnings),
     }
 }
 
@@ -52,6 +60,7 @@ fn breach_record(r: breaches::BreachRecord) -> wb::BreachRecord {
         creation_time_iso: r.creation_time_iso,
         device_ids: r.device_ids,
         raw: r.raw.to_string(),
+        warnings: warnings(r.warnings),
     }
 }
 
@@ -69,6 +78,7 @@ fn connection_event(e: breaches::ConnectionEvent) -> wb::ConnectionEvent {
         application_protocol: e.application_protocol,
         direction: e.direction,
         raw: e.raw.to_string(),
+        warnings: warnings(e.warnings),
     }
 }
 

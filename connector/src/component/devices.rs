@@ -2,6 +2,7 @@
 
 use super::bindings::exports::darktrace::connector::{devices as wd, types as wt};
 use super::breaches::change;
+use super::breaches::warnings;
 use super::{Component, instant, run};
 use crate::actions::{DidInput, devices};
 
@@ -23,6 +24,7 @@ pub(crate) fn device(d: devices::Device) -> wd::Device {
         last_seen_iso: d.last_seen_iso,
         tags: d.tags,
         raw: d.raw.to_string(),
+        warnings: warnings(d.warnings),
     }
 }
 
@@ -68,6 +70,7 @@ fn event(e: devices::DeviceEvent) -> wd::DeviceEvent {
         name: e.name,
         detail: e.detail,
         raw: e.raw.to_string(),
+        warnings: warnings(e.warnings),
     }
 }
 
@@ -100,6 +103,7 @@ impl wd::Guest for Component {
             event_count: s.event_count,
             sections: s.sections.to_string(),
             raw: s.raw.to_string(),
+            warnings: warnings(s.warnings),
         })
     }
 
@@ -146,6 +150,7 @@ impl wd::Guest for Component {
                 .collect(),
             graph: i.graph.to_string(),
             raw: i.raw.to_string(),
+            warnings: warnings(i.warnings),
         })
     }
 

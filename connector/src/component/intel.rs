@@ -1,6 +1,7 @@
 //! WIT boundary for intel feed (Watched Domains) actions.
 
 use super::bindings::exports::darktrace::connector::{intel_feed as wi, types as wt};
+use super::breaches::warnings;
 use super::{Component, instant, run};
 use crate::actions::intel;
 
@@ -28,6 +29,7 @@ impl wi::Guest for Component {
                     hostname: e.hostname,
                     iagn: e.iagn,
                     raw: e.raw.to_string(),
+                    warnings: warnings(e.warnings),
                 })
                 .collect()
         })

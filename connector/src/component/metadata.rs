@@ -1,6 +1,7 @@
 //! WIT boundary for enrichment and metadata actions.
 
 use super::bindings::exports::darktrace::connector::{metadata as wm, types as wt};
+use super::breaches::warnings;
 use super::{Component, instant, run};
 use crate::actions::metadata;
 
@@ -21,6 +22,7 @@ fn model(m: metadata::Model) -> wm::Model {
         modified: m.modified,
         modified_iso: m.modified_iso,
         raw: m.raw.to_string(),
+        warnings: warnings(m.warnings),
     }
 }
 
@@ -37,7 +39,10 @@ fn subnet(s: metadata::Subnet) -> wm::Subnet {
         longitude: s.longitude,
         last_traffic: s.last_traffic,
         last_traffic_iso: s.last_traffic_iso,
+        last_seen: s.last_seen,
+        last_seen_iso: s.last_seen_iso,
         raw: s.raw.to_string(),
+        warnings: warnings(s.warnings),
     }
 }
 
@@ -62,6 +67,7 @@ impl wm::Guest for Component {
             ips: d.ips,
             locations: d.locations.to_string(),
             raw: d.raw.to_string(),
+            warnings: warnings(d.warnings),
         })
     }
 
@@ -81,6 +87,7 @@ impl wm::Guest for Component {
             metric_name: m.metric_name,
             filters: m.filters.to_string(),
             raw: m.raw.to_string(),
+            warnings: warnings(m.warnings),
         })
     }
 
@@ -104,6 +111,7 @@ impl wm::Guest for Component {
             offset: r.offset,
             hits: r.hits.to_string(),
             raw: r.raw.to_string(),
+            warnings: warnings(r.warnings),
         })
     }
 

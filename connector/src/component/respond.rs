@@ -1,6 +1,7 @@
 //! WIT boundary for RESPOND actions.
 
 use super::bindings::exports::darktrace::connector::{respond as wr, types as wt};
+use super::breaches::warnings;
 use super::devices::device;
 use super::{Component, instant, run};
 use crate::actions::respond;
@@ -30,6 +31,7 @@ fn action(a: respond::RespondAction) -> wr::RespondAction {
         cleared: a.cleared,
         blocked: a.blocked,
         raw: a.raw.to_string(),
+        warnings: warnings(a.warnings),
     }
 }
 
@@ -137,6 +139,7 @@ impl wr::Guest for Component {
             pending_action_devices: s.pending_action_devices,
             active_action_devices: s.active_action_devices,
             raw: s.raw.to_string(),
+            warnings: warnings(s.warnings),
         })
     }
 }

@@ -1,6 +1,7 @@
 //! WIT boundary for connection and appliance checks.
 
 use super::bindings::exports::darktrace::connector::{system as ws, types as wt};
+use super::breaches::warnings;
 use super::{Component, instant, run};
 use crate::actions::{NoInput, system};
 
@@ -28,6 +29,7 @@ impl ws::Guest for Component {
             device_count: s.device_count,
             probes_in_error: s.probes_in_error,
             raw: s.raw.to_string(),
+            warnings: warnings(s.warnings),
         })
     }
 
@@ -40,6 +42,7 @@ impl ws::Guest for Component {
             respond_action_count: s.respond_action_count,
             respond_device_count: s.respond_device_count,
             raw: s.raw.to_string(),
+            warnings: warnings(s.warnings),
         })
     }
 }

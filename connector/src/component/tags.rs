@@ -1,6 +1,7 @@
 //! WIT boundary for tag actions.
 
 use super::bindings::exports::darktrace::connector::{tags as wtag, types as wt};
+use super::breaches::warnings;
 use super::devices::device;
 use super::{Component, run};
 use crate::actions::{DidInput, tags};
@@ -16,6 +17,7 @@ fn tag(t: tags::Tag) -> wtag::Tag {
         description: t.description,
         visibility: t.visibility,
         raw: t.raw.to_string(),
+        warnings: warnings(t.warnings),
     }
 }
 
@@ -48,6 +50,7 @@ impl wtag::Guest for Component {
                     expiry: e.expiry,
                     expiry_iso: e.expiry_iso,
                     raw: e.raw.to_string(),
+                    warnings: warnings(e.warnings),
                 })
                 .collect(),
             devices: t.devices.into_iter().map(device).collect(),

@@ -33,6 +33,7 @@ use time::{Duration, OffsetDateTime};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use api::Rewrite;
 pub use auth::{AuthFailure, MAX_CLOCK_SKEW, verify};
 pub use data::respond::RespondState;
 pub use fault::{Fault, LOGIN_PAGE};
@@ -74,6 +75,10 @@ pub struct SimulatorConfig {
     /// request then fails its signature, `API SIGNATURE ERROR`). On by default: every client
     /// known to work with appliances sends `Content-Length`.
     pub strict_framing: bool,
+    /// Answer with the shapes real appliances are known to write besides the reference's
+    /// plainest ones: system breaches, acknowledgements as objects, numbers as strings,
+    /// `{"code": n}` from `/antigena/manual` (see `data::Dataset::realistic`).
+    pub realistic: bool,
 }
 
 impl Default for SimulatorConfig {
@@ -89,6 +94,7 @@ impl Default for SimulatorConfig {
             tls: false,
             fault: None,
             strict_framing: true,
+            realistic: false,
         }
     }
 }
@@ -135,11 +141,16 @@ impl Simulator {
             private_token: config.private_token,
             clock_offset,
             started,
-            data: Mutex::new(data::Dataset::generate(config.seed, config.breaches, started_ms)),
+            data: Mutex::new({
+                let mut data = data::Dataset::generate(config.seed, config.breaches, started_ms);
+                data.realistic = config.realistic;
+                data
+            }),
             log: Mutex::new(Vec::new()),
             audit_respond: config.audit_respond,
             fault: Mutex::new(config.fault),
             strict_framing: config.strict_framing,
+            rewrite: Mutex::new(None),
         });
         let (stop, stopped) = oneshot::channel::<()>();
         let app = api::router(shared.clone());
@@ -205,6 +216,13 @@ impl Simulator {
     /// Plays `fault` from the next request on (`None` answers normally again).
     pub fn set_fault(&self, fault: Option<Fault>) {
         *self.shared.fault() = fault;
+    }
+
+    /// Hands every successful JSON answer from the next request on to `rewrite` (`None` stops):
+    /// tests use it to put an item of an odd shape, or numbers written a particular way, into a
+    /// real answer.
+    pub fn set_rewrite(&self, rewrite: Option<Rewrite>) {
+        *self.shared.rewrite.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = rewrite;
     }
 
     /// Every request received so far, in order.

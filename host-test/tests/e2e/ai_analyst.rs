@@ -208,7 +208,7 @@ async fn an_investigation_moves_from_pending_to_finished_and_finds_the_breach() 
         .expect("no trap")
         .0
         .unwrap();
-    assert_eq!((started.status.as_str(), started.did), ("pending", Some(did)));
+    assert_eq!((started.status.as_str(), started.did), ("pending", i64::try_from(did).ok()));
     let body: Value = serde_json::from_slice(&sim.requests().pop().unwrap().body).unwrap();
     let seconds = breach["time"].as_i64().unwrap() / 1000;
     assert_eq!(body, json!({"investigateTime": seconds.to_string(), "did": did}), "epoch seconds, as a string");

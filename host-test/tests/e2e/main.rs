@@ -13,6 +13,7 @@ mod host;
 mod intel;
 mod metadata;
 mod poll;
+mod realistic;
 mod respond;
 mod sandbox;
 mod support;

@@ -374,6 +374,8 @@ pub(super) fn summary(data: &mut Dataset, params: &Params, now_ms: i64) -> Answe
     } else {
         json!([graph(data, did, 100, Measure::Connections, false, None, now_ms)])
     };
-    Ok(json!({ "data": { "device": device.to_json(true), "similardevices": similar, "modelbreaches": breaches,
+    // The device is the object at `data.devices` (reference section 2.4, `/devicesummary`: the
+    // guide's response schema, "one device object, not a list").
+    Ok(json!({ "data": { "devices": device.to_json(true), "similardevices": similar, "modelbreaches": breaches,
         "deviceinfo": info, "details": details } }))
 }

@@ -177,7 +177,15 @@ pub(super) fn subnets(data: &Dataset, params: &Params, now_ms: i64) -> Answer {
         .subnets
         .iter()
         .filter(|s| sid.is_none_or(|sid| s.sid == sid) && cutoff.is_none_or(|c| s.last_traffic >= c))
-        .map(|s| s.to_json())
+        .map(|s| {
+            let mut v = s.to_json();
+            if data.realistic {
+                // Fractional milliseconds as a string, as in fixture DarktraceAdmin/tagged_devices.json
+                // ("Last Updated": "1674507235803.297"); see `Dataset::realistic`.
+                v["lastSeen"] = json!(format!("{}.297", s.last_traffic));
+            }
+            v
+        })
         .collect();
     if let Some(sid) = sid
         && !data.metadata.subnets.iter().any(|s| s.sid == sid)

@@ -60,6 +60,20 @@ pub(crate) struct Shared {
     pub(crate) fault: Mutex<Option<Fault>>,
     /// A chunked request body reads as empty (see `SimulatorConfig::strict_framing`).
     pub(crate) strict_framing: bool,
+    /// The test's rewrite of successful answers, if any (see [`Rewrite`]).
+    pub(crate) rewrite: Mutex<Option<Rewrite>>,
+}
+
+/// A test's rewrite of a successful answer: given the request path and the answer's JSON,
+/// the text to send instead (any bytes; `None` keeps the answer). Set with
+/// [`Simulator::set_rewrite`](super::Simulator::set_rewrite).
+#[derive(Clone)]
+pub struct Rewrite(pub Arc<dyn Fn(&str, &Value) -> Option<String> + Send + Sync>);
+
+impl std::fmt::Debug for Rewrite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Rewrite(..)")
+    }
 }
 
 impl Shared {
@@ -193,8 +207,12 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         // Accept and never answer; the server task is aborted when the simulator stops.
         std::future::pending::<()>().await;
     }
+    let rewrite = shared.rewrite.lock().unwrap_or_else(PoisonError::into_inner).clone();
     let mut response = match reply {
-        Ok(value) => axum::Json(value).into_response(),
+        Ok(value) => match rewrite.and_then(|r| (r.0)(path, &value)) {
+            Some(text) => ([(header::CONTENT_TYPE, "application/json")], text).into_response(),
+            None => axum::Json(value).into_response(),
+        },
         Err(reply) => reply.into_response(),
     };
     // The simulated clock, so a client can measure the offset after an `API DATE ERROR`.

@@ -211,7 +211,9 @@ pub(super) fn manual(data: &mut Dataset, body: &[u8], audit: bool, now: i64) -> 
     };
     created.record(now, "created", reason);
     data.respond.actions.push(created);
-    Ok(json!({ "codeid": codeid }))
+    // Some versions answer `{"code": n}` (issue 12) instead of the reference's `{"codeid": n}`
+    // (section 2.3); see `Dataset::realistic`.
+    Ok(if data.realistic { json!({ "code": codeid }) } else { json!({ "codeid": codeid }) })
 }
 
 /// `GET /antigena/summary`: counts now, or active actions during a window (no pending then).

@@ -398,6 +398,14 @@ impl Dataset {
         if let (Some(out), Value::Object(rest)) = (out.as_object_mut(), rest) {
             out.extend(rest);
         }
+        if self.realistic {
+            // Scores written as strings (issue 12: `"72.9"`); see `Dataset::realistic`.
+            for key in ["aiaScore", "groupScore"] {
+                if let Some(score) = out[key].as_f64() {
+                    out[key] = json!(format!("{score:.1}"));
+                }
+            }
+        }
         out
     }
 

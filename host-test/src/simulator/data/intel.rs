@@ -27,10 +27,12 @@ impl WatchedEntry {
         self.expiry.is_none_or(|e| e > now)
     }
 
-    /// The entry as `/intelfeed?fulldetails=true` lists it.
+    /// The entry as `/intelfeed?fulldetails=true` lists it: `expiry` as `YYYY-MM-DDTHH:MM:SS`
+    /// with no offset, meaning UTC, as the guide's example writes it (reference section 2.5).
     pub(crate) fn to_json(&self) -> Value {
+        let expiry = self.expiry.map(|ms| readable_time(ms).replacen(' ', "T", 1));
         json!({ "name": self.name, "description": self.description, "source": self.source,
-            "expiry": self.expiry.map(readable_time), "hostname": self.hostname, "iagn": self.iagn })
+            "expiry": expiry, "hostname": self.hostname, "iagn": self.iagn })
     }
 }
 

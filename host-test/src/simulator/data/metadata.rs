@@ -269,9 +269,12 @@ impl Endpoint {
 impl Subnet {
     /// The subnet object as `/subnets` returns it.
     pub(crate) fn to_json(&self) -> Value {
+        // `mostRecentTraffic` and `lastSeen`, epoch ms, as the guide's response schema names them
+        // (reference section 2.6, `/subnets`).
         let mut s = json!({
             "sid": self.sid, "auto": false, "dhcp": self.dhcp, "firstSeen": self.first_seen,
-            "label": self.label, "lastTraffic": self.last_traffic, "network": self.network,
+            "label": self.label, "mostRecentTraffic": self.last_traffic, "lastSeen": self.last_traffic,
+            "network": self.network,
             "shid": 3000 + self.sid * 7, "uniqueUsernames": self.unique_usernames,
             "uniqueHostnames": self.unique_hostnames, "excluded": self.excluded, "modelExcluded": self.excluded,
         });

@@ -100,6 +100,21 @@ pub(crate) struct Dataset {
     pub(crate) respond: respond::Respond,
     /// The intel feed (Watched Domains).
     pub(crate) intel: Vec<intel::WatchedEntry>,
+    /// Realistic mode: answers carry the shapes real appliances write beyond the reference's
+    /// plainest ones, each from a cited source:
+    /// - every seventh breach is a system breach, `"device": {"did": -1}` (issue 12, from real
+    ///   appliances; reference section 3.1: "System alerts may have no meaningful device");
+    /// - an acknowledged breach says `"acknowledged": {"time": ms, "username": ...}` (issue 12:
+    ///   recent versions);
+    /// - numbers written as strings: a breach's device `did` (fixture
+    ///   `Darktrace/breach_details.json`, `"did": "1272"`), AI Analyst scores such as
+    ///   `"aiaScore": "72.9"` (issue 12) and a subnet's `lastSeen` as fractional milliseconds
+    ///   `"1674507235803.297"` (fixture `DarktraceAdmin/tagged_devices.json`, "Last Updated");
+    /// - SaaS accounts as devices of sid -9 in AI Analyst events (fixture
+    ///   `DarktraceAIA/ai_analyst_incident.json`; the default dataset has them too);
+    /// - `POST /antigena/manual` answers `{"code": n}` (issue 12: some versions) instead of the
+    ///   reference's `{"codeid": n}` (section 2.3).
+    pub(crate) realistic: bool,
 }
 
 impl Dataset {
@@ -119,6 +134,7 @@ impl Dataset {
             activity: activity::Activity::default(),
             respond: respond::Respond::default(),
             intel: Vec::new(),
+            realistic: false,
         };
         dataset.ai_analyst = ai_analyst::generate(&mut rng, &dataset, now);
         dataset.metadata = metadata::generate(&mut rng, &dataset.devices, now);
@@ -199,7 +215,36 @@ impl Dataset {
         if shape.device_at_top {
             out["device"] = device;
         }
+        if self.realistic {
+            self.realistic_breach(breach, &mut out);
+        }
         out
+    }
+
+    /// Whether `breach` is a system breach in realistic mode.
+    pub(crate) fn is_system_breach(&self, breach: &Breach) -> bool {
+        self.realistic && breach.pbid % 7 == 0
+    }
+
+    /// The realistic variants of a breach object (see [`Dataset::realistic`] for the sources).
+    fn realistic_breach(&self, breach: &Breach, out: &mut Value) {
+        if self.is_system_breach(breach) {
+            let system = json!({ "did": -1 });
+            if out.get("device").is_some() {
+                out["device"] = system.clone();
+            }
+            if let Some(components) = out["triggeredComponents"].as_array_mut() {
+                for c in components.iter_mut().filter(|c| c.get("device").is_some()) {
+                    c["device"] = system.clone();
+                }
+            }
+        } else if let Some(did) = out["device"].get("did").and_then(Value::as_u64) {
+            out["device"]["did"] = json!(did.to_string());
+        }
+        if breach.acknowledged {
+            let at = breach.comments.last().map_or(breach.creation_time, |c| c.time);
+            out["acknowledged"] = json!({ "time": at, "username": ANALYSTS[breach.pbid as usize % ANALYSTS.len()] });
+        }
     }
 
     /// A comment as `/modelbreaches/{pbid}/comments` lists it.
