@@ -3,7 +3,8 @@
 //! It serves the endpoints the connector uses (`/status`, `/modelbreaches` and its comments and
 //! acknowledgement, `/mbcomments`, `/details?pbid=`, `/devices`, `/devicesearch`, the AI
 //! Analyst's `/aianalyst/*`) on 127.0.0.1, checks DTAPI signatures exactly as an appliance does,
-//! answers errors in the appliance's shapes, and records every request it receives. Its data is generated from a seed, relative to its start
+//! answers errors in the appliance's shapes, and records the requests it receives (the most recent
+//! ones, see [`RequestLog`]). Its data is generated from a seed, relative to its start
 //! time, and acknowledgements and comments persist for its lifetime.
 //!
 //! ```no_run
@@ -102,6 +103,54 @@ pub struct RecordedRequest {
     pub status: u16,
 }
 
+/// The simulator's record of requests, bounded so a long-running `host-test simulator` (or a
+/// client flooding it) cannot grow it without end: the most recent [`RequestLog::MAX_ENTRIES`]
+/// requests and [`RequestLog::MAX_BODY_BYTES`] of bodies are kept, older ones dropped first.
+/// The body of a request that failed authentication is never kept (its length is): anyone who
+/// can reach the port can send one, and it is nobody's data.
+#[derive(Debug, Default)]
+pub struct RequestLog {
+    entries: std::collections::VecDeque<RecordedRequest>,
+    body_bytes: usize,
+}
+
+impl RequestLog {
+    /// Most requests kept.
+    pub const MAX_ENTRIES: usize = 10_000;
+    /// Most body bytes kept over all requests.
+    pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+    /// Records `request`; its body only when it was `authenticated`.
+    pub fn push(&mut self, mut request: RecordedRequest, authenticated: bool) {
+        if !authenticated {
+            request.body = Vec::new();
+        }
+        self.body_bytes += request.body.len();
+        self.entries.push_back(request);
+        while self.entries.len() > Self::MAX_ENTRIES || self.body_bytes > Self::MAX_BODY_BYTES {
+            match self.entries.pop_front() {
+                Some(old) => self.body_bytes -= old.body.len(),
+                None => break,
+            }
+        }
+    }
+
+    /// The requests kept, oldest first.
+    pub fn to_vec(&self) -> Vec<RecordedRequest> {
+        self.entries.iter().cloned().collect()
+    }
+
+    /// How many requests are kept.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether none is kept.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
 /// A running simulator. Dropping it stops the server; [`Simulator::shutdown`] stops it
 /// gracefully.
 #[derive(Debug)]
@@ -130,7 +179,7 @@ impl Simulator {
             clock_offset,
             started,
             data: Mutex::new(data::Dataset::generate(config.seed, config.breaches, started_ms)),
-            log: Mutex::new(Vec::new()),
+            log: Mutex::new(RequestLog::default()),
             audit_respond: config.audit_respond,
             fault: Mutex::new(config.fault),
         });
@@ -200,9 +249,9 @@ impl Simulator {
         *self.shared.fault() = fault;
     }
 
-    /// Every request received so far, in order.
+    /// The requests received so far, in order (the most recent ones: see [`RequestLog`]).
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.log().clone()
+        self.shared.log().to_vec()
     }
 
     /// Adds a new breach with the given first-activity and creation times (epoch ms) and
