@@ -257,3 +257,23 @@ fn the_process_writes_no_core_dump() {
     let fields: Vec<&str> = core.split_whitespace().collect();
     assert_eq!(&fields[4..6], ["0", "0"], "{core}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_simulator_keeps_no_body_of_an_unauthenticated_request() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let sim = simulator().await;
+    let body = vec![b'z'; 512 * 1024];
+    let mut socket = tokio::net::TcpStream::connect(sim.addr()).await.unwrap();
+    let head = format!(
+        "POST /modelbreaches/1/comments HTTP/1.1\r\nhost: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        sim.addr(),
+        body.len()
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    socket.write_all(&body).await.unwrap();
+    let mut answer = Vec::new();
+    socket.read_to_end(&mut answer).await.unwrap();
+    let log = sim.requests();
+    assert_eq!(log.len(), 1);
+    assert!(log[0].body.is_empty(), "kept {} bytes of an unauthenticated body", log[0].body.len());
+}

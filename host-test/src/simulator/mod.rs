@@ -391,3 +391,42 @@ impl Drop for Simulator {
         }
     }
 }
+
+#[cfg(test)]
+mod request_log_tests {
+    use super::{RecordedRequest, RequestLog};
+
+    fn request(body: usize) -> RecordedRequest {
+        RecordedRequest {
+            method: "POST".into(),
+            path_and_query: "/modelbreaches/1/comments".into(),
+            headers: Vec::new(),
+            body: vec![b'x'; body],
+            status: 400,
+        }
+    }
+
+    #[test]
+    fn the_body_of_an_unauthenticated_request_is_not_kept() {
+        let mut log = RequestLog::default();
+        log.push(request(1 << 20), false);
+        log.push(request(10), true);
+        let kept = log.to_vec();
+        assert_eq!((kept[0].body.len(), kept[1].body.len()), (0, 10));
+    }
+
+    #[test]
+    fn the_log_keeps_the_most_recent_requests_within_its_bounds() {
+        let mut log = RequestLog::default();
+        for _ in 0..RequestLog::MAX_ENTRIES + 5 {
+            log.push(request(0), false);
+        }
+        assert_eq!(log.len(), RequestLog::MAX_ENTRIES);
+        let mut log = RequestLog::default();
+        for _ in 0..100 {
+            log.push(request(1 << 20), true);
+        }
+        let bytes: usize = log.to_vec().iter().map(|r| r.body.len()).sum();
+        assert!(bytes <= RequestLog::MAX_BODY_BYTES && log.len() == RequestLog::MAX_BODY_BYTES >> 20, "{bytes}");
+    }
+}
