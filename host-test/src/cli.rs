@@ -42,8 +42,9 @@ struct Cli {
     /// Repeatable.
     #[arg(long, value_name = "SHA256")]
     pin: Vec<String>,
-    /// Accept only the certificates given with --pin: no CA chain, public or --ca-cert, is trusted.
-    #[arg(long, requires = "pin")]
+    /// Accept only the certificates given with --pin (or saved with the connection): no CA chain,
+    /// public or --ca-cert, is trusted.
+    #[arg(long)]
     pin_only: bool,
     /// Allow plain http:// to a host other than this machine (loopback is always allowed):
     /// requests and answers, alert data included, then cross the network unencrypted.
@@ -341,7 +342,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 async fn run_command(cli: &Cli, host: &Host) -> Result<(), Failure> {
     match &cli.command {
         Command::Actions => {
-            let manifest = manifest(&host).await?;
+            let manifest = manifest(host).await?;
             let mut out = std::io::stdout().lock();
             for action in manifest["actions"].as_array().into_iter().flatten() {
                 let _ = writeln!(
@@ -355,7 +356,7 @@ async fn run_command(cli: &Cli, host: &Host) -> Result<(), Failure> {
             Ok(())
         }
         Command::Describe { action } => {
-            let manifest = manifest(&host).await?;
+            let manifest = manifest(host).await?;
             let out = match action {
                 None => manifest,
                 Some(name) => manifest["actions"]
@@ -416,6 +417,12 @@ fn load_host(cli: &Cli, trust: Trust<'_>) -> Result<Host, Failure> {
         ca_certs.extend(load_ca_file(path).map_err(|e| Failure::Usage(format!("{e:#}")))?);
     }
     let pins = parse_pins(cli.pin.iter().chain(trust.pins))?;
+    let pin_only = cli.pin_only || trust.pin_only;
+    if pin_only && pins.is_empty() {
+        return Err(Failure::Usage(
+            "--pin-only accepts only pinned certificates, and none was given: add --pin SHA256".into(),
+        ));
+    }
     // Both bounded by clap (at most 16 GiB, one day), so neither product overflows.
     let memory_bytes = usize::try_from(cli.memory * 1024 * 1024)
         .map_err(|_| Failure::Usage(format!("--memory {} MiB is more than this machine can address", cli.memory)))?;
@@ -425,7 +432,7 @@ fn load_host(cli: &Cli, trust: Trust<'_>) -> Result<Host, Failure> {
         pins,
         cache_dir: if cli.no_cache { None } else { crate::cache::default_dir() },
         max_instances: Some(cli.max_instances),
-        pin_only: cli.pin_only || trust.pin_only,
+        pin_only,
         allow_insecure_http: cli.allow_insecure_http || trust.allow_insecure_http,
     };
     let path = cli.component.clone().unwrap_or_else(|| PathBuf::from(crate::CONNECTOR_WASM));
@@ -668,8 +675,9 @@ async fn serve_simulator(
     if let (Some(sha256), Some(pem)) = (sim.certificate_sha256(), sim.certificate_pem()) {
         println!("Certificate SHA-256: {} (use it with --pin)", crate::outbound::tls::format_fingerprint(&sha256));
         if let Some(path) = cert_out {
-            std::fs::write(path, pem).map_err(|e| {
-                Failure::Usage(format!("cannot write the certificate to --cert-out {}: {e}", path.display()))
+            // Public, so readable by others; written like every other file, never through a link.
+            crate::fsutil::write_atomically(path, pem.as_bytes(), 0o644).map_err(|e| {
+                Failure::Usage(format!("cannot write the certificate to --cert-out {}: {e:#}", path.display()))
             })?;
             println!("Certificate written to {} (use it with --ca-cert)", path.display());
         }

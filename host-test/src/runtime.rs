@@ -234,12 +234,10 @@ impl WasiHttpHooks for Hooks {
                 .map_or_else(|_| request.uri().to_string(), |d| d.to_string());
             self.denied.lock().expect("denied list lock").push(dest);
         }
-        let refusal = if !allowed {
-            Some(HttpError::HttpRequestDenied)
-        } else if let Some(why) = insecure_http(request.uri(), self.allow_insecure_http) {
-            Some(HttpError::InternalError(Some(why)))
+        let refusal = if allowed {
+            insecure_http(request.uri(), self.allow_insecure_http).map(|why| HttpError::InternalError(Some(why)))
         } else {
-            None
+            Some(HttpError::HttpRequestDenied)
         };
         // Taken now, so a component that starts requests without reading their answers is
         // refused at the limit instead of piling up connections and buffered answers.

@@ -277,3 +277,38 @@ async fn the_simulator_keeps_no_body_of_an_unauthenticated_request() {
     assert_eq!(log.len(), 1);
     assert!(log[0].body.is_empty(), "kept {} bytes of an unauthenticated body", log[0].body.len());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pin_only_refuses_a_certificate_its_ca_vouches_for_unless_it_is_pinned() {
+    let sim = Simulator::start(SimulatorConfig { private_token: SECRET.into(), tls: true, ..Default::default() })
+        .await
+        .unwrap();
+    let dir = scratch("pin-only");
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, sim.certificate_pem().unwrap()).unwrap();
+    let right = host_test::outbound::tls::format_fingerprint(&sim.certificate_sha256().unwrap());
+    let wrong = "AB".repeat(32);
+    let (url, public, ca) = (sim.url(), sim.public_token().to_owned(), ca.to_string_lossy().into_owned());
+    let [trusted_ca, pin_only_wrong, pin_only_right, no_pin] = tokio::task::spawn_blocking(move || {
+        let env = [
+            ("DARKTRACE_API_ADDRESS", url.as_str()),
+            ("DARKTRACE_PUBLIC_TOKEN", public.as_str()),
+            ("DARKTRACE_PRIVATE_TOKEN", SECRET),
+        ];
+        let run = |extra: &[&str]| host_test(&[extra, &["test-connection"]].concat(), &env);
+        [
+            run(&["--ca-cert", &ca, "--pin", &wrong]),
+            run(&["--ca-cert", &ca, "--pin", &wrong, "--pin-only"]),
+            run(&["--pin", &right, "--pin-only"]),
+            run(&["--pin-only"]),
+        ]
+    })
+    .await
+    .unwrap();
+    assert!(trusted_ca.status.success(), "without --pin-only the CA vouches: {}", text(&trusted_ca).1);
+    let stderr = text(&pin_only_wrong).1;
+    assert_eq!(pin_only_wrong.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("only pinned certificates are accepted"), "{stderr}");
+    assert!(pin_only_right.status.success(), "{}", text(&pin_only_right).1);
+    assert_eq!(no_pin.status.code(), Some(2), "{}", text(&no_pin).1);
+}
