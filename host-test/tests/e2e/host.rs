@@ -86,14 +86,23 @@ fn a_corrupt_cache_entry_is_rebuilt_not_trusted() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// The cache entry `config`'s host keeps for `wasm` in `dir`.
-fn cache_entry(dir: &Path, wasm: &[u8], config: &HostConfig) -> std::path::PathBuf {
-    // Same engine settings as the host's (no pooling by default): same key.
+/// An engine with the host's settings (no pooling by default), so its keys and native code match.
+fn host_engine(config: &HostConfig) -> wasmtime::Engine {
     let mut engine_config = wasmtime::Config::new();
     engine_config.epoch_interruption(true);
     assert!(config.max_instances.is_none());
-    let engine = wasmtime::Engine::new(&engine_config).unwrap();
-    host_test::cache::entry_paths(&engine, dir, wasm).0
+    wasmtime::Engine::new(&engine_config).unwrap()
+}
+
+/// The cache entry `config`'s host keeps for `wasm` in `dir`.
+fn cache_entry(dir: &Path, wasm: &[u8], config: &HostConfig) -> std::path::PathBuf {
+    host_test::cache::entry_paths(&host_engine(config), dir, wasm).0
+}
+
+/// The hostile component compiled to native code a host with `config` would load.
+fn hostile_native(config: &HostConfig) -> Vec<u8> {
+    let hostile = std::fs::read(&*super::sandbox::HOSTILE_WASM).unwrap();
+    wasmtime::component::Component::new(&host_engine(config), &hostile).unwrap().serialize().unwrap()
 }
 
 /// A fresh cache directory holding the connector's entry and the hostile component's entry,
@@ -114,13 +123,12 @@ fn cache_with_two_entries(
 }
 
 /// The hostile component's native code as an attacker would plant it under the connector's
-/// entry name: its serialised bytes, with an HMAC tag made with `key` (`None`: the SHA-256 that
-/// earlier versions checked, in the entry and in the `.sha256` file beside it).
-fn plant(connector_entry: &Path, hostile_entry: &Path, key: Option<&[u8]>) {
+/// entry name: with an HMAC tag made with `key` appended, or (`None`) as earlier versions stored
+/// an entry: the bytes alone, their SHA-256 in the `.sha256` file beside them.
+fn plant(connector_entry: &Path, native: &[u8], key: Option<&[u8]>) {
     use hmac::{KeyInit as _, Mac as _};
     use sha2::Digest as _;
-    let mut native = std::fs::read(hostile_entry).unwrap();
-    native.truncate(native.len() - 32);
+    let native = native.to_vec();
     let tag: Vec<u8> = match key {
         Some(key) => {
             let name = connector_entry.file_stem().unwrap().to_str().unwrap();
@@ -131,9 +139,9 @@ fn plant(connector_entry: &Path, hostile_entry: &Path, key: Option<&[u8]>) {
             mac.finalize().into_bytes().to_vec()
         }
         None => {
-            let sum = sha2::Sha256::digest(&native);
-            std::fs::write(connector_entry.with_extension("sha256"), hex::encode(sum)).unwrap();
-            sum.to_vec()
+            std::fs::write(connector_entry.with_extension("sha256"), hex::encode(sha2::Sha256::digest(&native)))
+                .unwrap();
+            Vec::new()
         }
     };
     std::fs::write(connector_entry, [native, tag].concat()).unwrap();
@@ -142,7 +150,7 @@ fn plant(connector_entry: &Path, hostile_entry: &Path, key: Option<&[u8]>) {
 #[test]
 fn other_native_code_planted_in_the_cache_with_a_recomputed_checksum_is_not_run() {
     let (dir, wasm, connector_entry, hostile_entry, config) = cache_with_two_entries("planted");
-    plant(&connector_entry, &hostile_entry, None);
+    plant(&connector_entry, &hostile_native(&config), None);
     let host = Host::from_bytes(&wasm, config.clone()).unwrap();
     assert_eq!(host.identity(), "darktrace 0.1.0", "the planted native code ran");
     // A whole entry of ours, with its valid tag, moved under another name does not verify either.
@@ -164,24 +172,25 @@ fn the_cache_is_private_and_refused_when_others_could_have_written_it() {
     // Control: code tagged with this user's key is what the cache runs (only this user, or root,
     // can read the key; they need no cache to run code as this user).
     let key = std::fs::read(dir.join(host_test::cache::KEY_FILE)).unwrap();
-    plant(&connector_entry, &hostile_entry, Some(&key));
+    let native = hostile_native(&config);
+    plant(&connector_entry, &native, Some(&key));
     assert_eq!(Host::from_bytes(&wasm, config.clone()).unwrap().identity(), "hostile 0.0.0");
     // The same authentic entry is refused once others may write the directory or the entry...
     let load = || Host::from_bytes(&wasm, config.clone()).unwrap().identity().to_owned();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
     assert_eq!(load(), "darktrace 0.1.0", "used a cache directory writable by others");
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-    plant(&connector_entry, &hostile_entry, Some(&key));
+    plant(&connector_entry, &native, Some(&key));
     std::fs::set_permissions(&connector_entry, std::fs::Permissions::from_mode(0o666)).unwrap();
     assert_eq!(load(), "darktrace 0.1.0", "used an entry writable by others");
     // ...or when it is a symlink, or owned by another user (checkable only as root).
-    plant(&connector_entry, &hostile_entry, Some(&key));
+    plant(&connector_entry, &native, Some(&key));
     let elsewhere = dir.with_extension("elsewhere");
     std::fs::rename(&connector_entry, &elsewhere).unwrap();
     std::os::unix::fs::symlink(&elsewhere, &connector_entry).unwrap();
     assert_eq!(load(), "darktrace 0.1.0", "followed a symlinked entry");
     assert!(!std::fs::symlink_metadata(&connector_entry).unwrap().file_type().is_symlink(), "replaced by a file");
-    plant(&connector_entry, &hostile_entry, Some(&key));
+    plant(&connector_entry, &native, Some(&key));
     if std::os::unix::fs::chown(&connector_entry, Some(65534), None).is_ok() {
         assert_eq!(std::fs::metadata(&connector_entry).unwrap().uid(), 65534);
         assert_eq!(load(), "darktrace 0.1.0", "used an entry owned by another user");
