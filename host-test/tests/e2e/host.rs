@@ -164,7 +164,7 @@ fn other_native_code_planted_in_the_cache_with_a_recomputed_checksum_is_not_run(
 #[test]
 fn the_cache_is_private_and_refused_when_others_could_have_written_it() {
     use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
-    let (dir, wasm, connector_entry, hostile_entry, config) = cache_with_two_entries("private");
+    let (dir, wasm, connector_entry, _hostile_entry, config) = cache_with_two_entries("private");
     let mode = |p: &Path| std::fs::metadata(p).unwrap().mode() & 0o777;
     assert_eq!(mode(&dir), 0o700);
     assert_eq!(mode(&connector_entry), 0o600);
