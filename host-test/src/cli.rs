@@ -412,6 +412,15 @@ fn parse_pins<'a>(pins: impl Iterator<Item = &'a String>) -> Result<Vec<[u8; 32]
 }
 
 fn load_host(cli: &Cli, trust: Trust<'_>) -> Result<Host, Failure> {
+    // Saved before paths were made absolute: resolved against whatever directory this command
+    // runs in, a planted `ca.pem` there would be trusted.
+    if let Some(ca) = trust.ca.filter(|p| p.is_relative()) {
+        return Err(Failure::Usage(format!(
+            "the connection's saved CA certificate path `{}` is relative, so it would name a different file in \
+             every directory; remove the connection and add it again with --ca-cert (saved absolute now)",
+            crate::fsutil::printable(&ca.display().to_string())
+        )));
+    }
     let mut ca_certs = Vec::new();
     for path in cli.ca_cert.iter().map(PathBuf::as_path).chain(trust.ca) {
         ca_certs.extend(load_ca_file(path).map_err(|e| Failure::Usage(format!("{e:#}")))?);

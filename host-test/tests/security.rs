@@ -312,3 +312,21 @@ async fn pin_only_refuses_a_certificate_its_ca_vouches_for_unless_it_is_pinned()
     assert!(pin_only_right.status.success(), "{}", text(&pin_only_right).1);
     assert_eq!(no_pin.status.code(), Some(2), "{}", text(&no_pin).1);
 }
+
+#[cfg(unix)]
+#[test]
+fn a_relative_ca_path_in_an_older_store_is_refused_not_resolved_here() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = scratch("old-relative-ca");
+    let store = store_in(&dir);
+    let old = serde_json::json!({"version": 1, "connections": [{
+        "name": "lab", "api_address": "https://dt.example.com", "public_token": "p", "private_token": SECRET,
+        "ca_cert": "ca.pem", "created": "2026-01-01T00:00:00Z"
+    }]});
+    std::fs::write(&store, old.to_string()).unwrap();
+    std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = host_test(&["--connection", "lab", "test-connection"], &[("DARKTRACE_CONNECTIONS_FILE", &store)]);
+    let stderr = text(&out).1;
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("`ca.pem` is relative"), "{stderr}");
+}
