@@ -189,6 +189,18 @@ impl<'a> Client<'a> {
             };
             match error {
                 Error::ClockSkew(_) if offset.is_none() => match server_clock_offset(&response, local_now) {
+                    // Whoever answers chooses the Date: beyond the cap the request is not signed
+                    // again (with a far-future date it would stay replayable for that long).
+                    Some(measured) if measured.whole_seconds().abs() > MAX_CLOCK_CORRECTION_SECONDS => {
+                        return Err(Error::ClockSkew(format!(
+                            "{}: the appliance rejected the request date (API DATE ERROR) and its Date header puts its \
+                             clock {} s from this machine's, beyond the {MAX_CLOCK_CORRECTION_SECONDS} s this client \
+                             corrects by itself; nothing was sent again: check time synchronisation (NTP) on both, or \
+                             set the connection's clock_offset_seconds if the difference is known and intended",
+                            what(request),
+                            measured.whole_seconds()
+                        )));
+                    }
                     Some(measured) => offset = Some(measured),
                     None => {
                         return Err(Error::ClockSkew(format!(
@@ -244,6 +256,10 @@ impl<'a> Client<'a> {
         }
     }
 }
+
+/// The largest correction taken from an answer's `Date` header, matching the range of a
+/// connection's `clock_offset_seconds` (one day).
+pub const MAX_CLOCK_CORRECTION_SECONDS: i64 = 86_400;
 
 /// `METHOD /path`, for messages.
 fn what(request: &ApiRequest) -> String {
@@ -798,6 +814,20 @@ mod tests {
             assert_eq!(err.case(), "invalid-connection");
             assert!(err.message().starts_with(field), "{err}");
         }
+    }
+
+    #[test]
+    fn a_date_more_than_a_day_away_is_clock_skew_and_nothing_is_sent_again() {
+        let far = wire(400, &[("Date", "Thu, 15 Jan 2099 10:30:00 GMT")], r#"{"error":"API DATE ERROR"}"#);
+        let request = ApiRequest::post_json("/modelbreaches/1/comments", &serde_json::json!({"message": "x"}));
+        let (out, sent, _) = drive(request, vec![far, wire(200, &[], "{}")]);
+        let err = out.unwrap_err();
+        assert_eq!((err.case(), sent.len()), ("clock-skew", 1), "{err}");
+        assert!(err.message().contains("beyond the 86400 s"), "{err}");
+        // Inside the cap, the correction still happens (a day less a second).
+        let near = wire(400, &[("Date", "Tue, 16 Jan 2024 10:29:59 GMT")], r#"{"error":"API DATE ERROR"}"#);
+        let (out, sent, _) = drive(ApiRequest::get("/status"), vec![near, wire(200, &[], "{}")]);
+        assert!(out.is_ok() && sent.len() == 2, "{out:?}");
     }
 
     #[test]

@@ -42,8 +42,16 @@ struct Cli {
     /// Repeatable.
     #[arg(long, value_name = "SHA256")]
     pin: Vec<String>,
-    /// Seconds an action may take in total.
-    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    /// Accept only the certificates given with --pin (or saved with the connection): no CA chain,
+    /// public or --ca-cert, is trusted.
+    #[arg(long)]
+    pin_only: bool,
+    /// Allow plain http:// to a host other than this machine (loopback is always allowed):
+    /// requests and answers, alert data included, then cross the network unencrypted.
+    #[arg(long)]
+    allow_insecure_http: bool,
+    /// Seconds an action may take in total (1 to 86400).
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     timeout: u64,
     /// Compile the component every time instead of using the precompiled cache
     /// (~/.cache/darktrace-connector, or DARKTRACE_CONNECTOR_CACHE).
@@ -52,9 +60,10 @@ struct Cli {
     /// Most action calls at once; instances come from a pool of this size.
     #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
     max_instances: u32,
-    /// Memory an action may use, in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 64)]
-    memory: usize,
+    /// Memory an action may use, in MiB (1 to 16384): the component's linear memory plus what the
+    /// host keeps for it (answer bodies, headers and other resources; see README).
+    #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=16_384))]
+    memory: u64,
     /// Largest answer body the host passes to the component, in MiB (default: a quarter of
     /// --memory); a larger answer ends as a `transport` error naming the limit.
     #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=4096))]
@@ -70,14 +79,16 @@ struct Cli {
     private_token_file: Option<PathBuf>,
     /// Seconds to add to this machine's clock when signing, for an appliance whose clock is
     /// known to differ (positive when it is ahead). Without it an API DATE ERROR is still
-    /// corrected once from the appliance's Date header.
+    /// corrected once from the appliance's Date header, by up to a day.
     #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
     clock_offset: Option<i32>,
     /// Most sends of a request that fails with 429, 500, 502 or 503, the first included
     /// (1 = no retry; default 4). Only requests safe to repeat are sent again.
+    // The connector checks these three (an `invalid-connection` naming the field); their types
+    // bound what can be typed, so nothing here can overflow.
     #[arg(long, value_name = "N")]
     max_attempts: Option<u8>,
-    /// Most seconds spent waiting between the attempts of one request (default 20).
+    /// Most seconds spent waiting between the attempts of one request (0 to 300; default 20).
     #[arg(long, value_name = "SECS")]
     max_retry_wait: Option<u16>,
     /// Use this saved connection (see `connections`).
@@ -126,7 +137,7 @@ enum Command {
         #[arg(long)]
         follow: bool,
         /// Seconds between polls with --follow.
-        #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+        #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
         interval: u64,
         /// Poll options as a JSON object: min_score, include_acknowledged, max_items,
         /// first_lookback_seconds, overlap_seconds.
@@ -138,11 +149,17 @@ enum Command {
         #[command(subcommand)]
         command: ConnectionsCommand,
     },
-    /// Run the conformance suite through wasmtime and print one JSON line per case.
+    /// Run the conformance suite through wasmtime and print one JSON line per case. The suite
+    /// acknowledges, comments and changes devices, so it runs against the embedded simulator
+    /// unless --live is given.
     Conformance {
         /// A suite file instead of the committed conformance/suite.json.
         #[arg(long, value_name = "FILE")]
         suite: Option<PathBuf>,
+        /// Run against the configured appliance (flags, environment or --connection); its alerts
+        /// and devices are changed by the suite's writes.
+        #[arg(long)]
+        live: bool,
     },
     /// Serve the Darktrace simulator in the foreground and print its URL and token pair.
     Simulator {
@@ -190,6 +207,12 @@ enum ConnectionsCommand {
         /// SHA-256 fingerprint of the appliance's own certificate to accept (repeatable).
         #[arg(long, value_name = "SHA256")]
         pin: Vec<String>,
+        /// Accept only the pinned certificates for this connection, no CA chain.
+        #[arg(long, requires = "pin")]
+        pin_only: bool,
+        /// Allow this connection plain http:// to a host other than this machine.
+        #[arg(long)]
+        allow_insecure_http: bool,
         /// Last day the connection may be used, YYYY-MM-DD (UTC).
         #[arg(long, value_name = "DATE")]
         expires: Option<String>,
@@ -253,6 +276,7 @@ impl From<anyhow::Error> for Failure {
 
 /// Entry point of the `host-test` binary.
 pub fn main() -> ExitCode {
+    disable_core_dumps();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -279,6 +303,19 @@ pub fn main() -> ExitCode {
             eprintln!("{}", json!({"error": "host", "message": format!("{e:#}")}));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Keeps the private token out of core dumps: none is written for this process, and
+/// `PR_SET_DUMPABLE` 0 also stops other processes of this user from attaching to it (ptrace) or
+/// reading its memory through /proc. Best effort: a failure leaves the defaults.
+fn disable_core_dumps() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain system calls on this process with valid arguments.
+    unsafe {
+        let none = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        libc::setrlimit(libc::RLIMIT_CORE, &none);
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
     }
 }
 
@@ -310,7 +347,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 async fn run_command(cli: &Cli, host: &Host) -> Result<(), Failure> {
     match &cli.command {
         Command::Actions => {
-            let manifest = manifest(&host).await?;
+            let manifest = manifest(host).await?;
             let mut out = std::io::stdout().lock();
             for action in manifest["actions"].as_array().into_iter().flatten() {
                 let _ = writeln!(
@@ -324,7 +361,7 @@ async fn run_command(cli: &Cli, host: &Host) -> Result<(), Failure> {
             Ok(())
         }
         Command::Describe { action } => {
-            let manifest = manifest(&host).await?;
+            let manifest = manifest(host).await?;
             let out = match action {
                 None => manifest,
                 Some(name) => manifest["actions"]
@@ -345,7 +382,7 @@ async fn run_command(cli: &Cli, host: &Host) -> Result<(), Failure> {
             let input = read_input(input.as_deref(), input_file.as_ref())?;
             invoke(cli, host, action, input).await
         }
-        Command::Conformance { suite } => conformance(cli, host, suite.as_ref()).await,
+        Command::Conformance { suite, live } => conformance(cli, host, suite.as_ref(), *live).await,
         Command::Poll { kind, state_file, follow, interval, options } => {
             poll(cli, host, kind, state_file, *follow, Duration::from_secs(*interval), options.as_deref()).await
         }
@@ -353,16 +390,24 @@ async fn run_command(cli: &Cli, host: &Host) -> Result<(), Failure> {
     }
 }
 
-/// What a saved connection adds to the host's trust: its CA file and its pinned fingerprints.
+/// What a saved connection adds to the host's trust: its CA file, its pinned fingerprints, and
+/// whether it is pin-only or may use plain http to another host.
 #[derive(Default)]
 struct Trust<'a> {
     ca: Option<&'a std::path::Path>,
     pins: &'a [String],
+    pin_only: bool,
+    allow_insecure_http: bool,
 }
 
 impl<'a> Trust<'a> {
     fn of(saved: &'a Saved) -> Self {
-        Trust { ca: saved.ca_cert.as_deref(), pins: &saved.pins }
+        Trust {
+            ca: saved.ca_cert.as_deref(),
+            pins: &saved.pins,
+            pin_only: saved.pin_only,
+            allow_insecure_http: saved.allow_insecure_http,
+        }
     }
 }
 
@@ -372,20 +417,37 @@ fn parse_pins<'a>(pins: impl Iterator<Item = &'a String>) -> Result<Vec<[u8; 32]
 }
 
 fn load_host(cli: &Cli, trust: Trust<'_>) -> Result<Host, Failure> {
+    // Saved before paths were made absolute: resolved against whatever directory this command
+    // runs in, a planted `ca.pem` there would be trusted.
+    if let Some(ca) = trust.ca.filter(|p| p.is_relative()) {
+        return Err(Failure::Usage(format!(
+            "the connection's saved CA certificate path `{}` is relative, so it would name a different file in \
+             every directory; remove the connection and add it again with --ca-cert (saved absolute now)",
+            crate::fsutil::printable(&ca.display().to_string())
+        )));
+    }
     let mut ca_certs = Vec::new();
     for path in cli.ca_cert.iter().map(PathBuf::as_path).chain(trust.ca) {
         ca_certs.extend(load_ca_file(path).map_err(|e| Failure::Usage(format!("{e:#}")))?);
     }
     let pins = parse_pins(cli.pin.iter().chain(trust.pins))?;
-    if cli.timeout == 0 || cli.memory == 0 {
-        return Err(Failure::Usage("--timeout and --memory must be greater than zero".into()));
+    let pin_only = cli.pin_only || trust.pin_only;
+    if pin_only && pins.is_empty() {
+        return Err(Failure::Usage(
+            "--pin-only accepts only pinned certificates, and none was given: add --pin SHA256".into(),
+        ));
     }
+    // Both bounded by clap (at most 16 GiB, one day), so neither product overflows.
+    let memory_bytes = usize::try_from(cli.memory * 1024 * 1024)
+        .map_err(|_| Failure::Usage(format!("--memory {} MiB is more than this machine can address", cli.memory)))?;
     let config = HostConfig {
-        limits: Limits { memory_bytes: cli.memory * 1024 * 1024, deadline: Duration::from_secs(cli.timeout) },
+        limits: Limits { memory_bytes, deadline: Duration::from_secs(cli.timeout) },
         ca_certs,
         pins,
         cache_dir: if cli.no_cache { None } else { crate::cache::default_dir() },
         max_instances: Some(cli.max_instances),
+        pin_only,
+        allow_insecure_http: cli.allow_insecure_http || trust.allow_insecure_http,
     };
     let path = cli.component.clone().unwrap_or_else(|| PathBuf::from(crate::CONNECTOR_WASM));
     let host = Host::load(&path, config)?;
@@ -409,12 +471,19 @@ fn read_input(input: Option<&str>, file: Option<&PathBuf>) -> Result<String, Fai
         (Some("-"), _) => {
             let mut text = String::new();
             std::io::stdin()
+                .take(crate::fsutil::MAX_INPUT_FILE_BYTES + 1)
                 .read_to_string(&mut text)
                 .map_err(|e| Failure::Usage(format!("cannot read the input from stdin: {e}")))?;
+            if text.len() as u64 > crate::fsutil::MAX_INPUT_FILE_BYTES {
+                return Err(Failure::Usage(format!(
+                    "the input on stdin is larger than the {} bytes allowed",
+                    crate::fsutil::MAX_INPUT_FILE_BYTES
+                )));
+            }
             Ok(text)
         }
         (Some(json), _) => Ok(json.to_owned()),
-        (None, Some(path)) => std::fs::read_to_string(path)
+        (None, Some(path)) => crate::fsutil::read_bounded_string(path, crate::fsutil::MAX_INPUT_FILE_BYTES)
             .map_err(|e| Failure::Usage(format!("cannot read the input file {}: {e}", path.display()))),
         (None, None) => Ok("{}".into()),
     }
@@ -436,17 +505,24 @@ fn connection_from(cli: &Cli) -> Result<Option<ConnectionParams>, Failure> {
         params.settings = settings_over(cli, params.settings);
         return Ok(Some(params));
     }
+    // Set but empty is a mistake (an unset shell variable, a bad template), not "no connection".
+    for name in ["DARKTRACE_API_ADDRESS", "DARKTRACE_PUBLIC_TOKEN", PRIVATE_TOKEN_ENV] {
+        if std::env::var_os(name).is_some_and(|v| v.is_empty()) {
+            return Err(Failure::Usage(format!(
+                "{name} is set but empty; give it a value (with the other connection settings), or unset it to use \
+                 the embedded simulator"
+            )));
+        }
+    }
     let private_token = match (&cli.private_token_file, std::env::var(PRIVATE_TOKEN_ENV).ok()) {
-        (Some(path), _) => Some(
-            std::fs::read_to_string(path)
-                .map_err(|e| Failure::Usage(format!("cannot read the private token file {}: {e}", path.display())))?
-                .trim()
-                .to_owned(),
-        ),
+        (Some(path), _) => Some(read_token_file(path)?),
         (None, env) => env.filter(|t| !t.is_empty()),
     };
     match (&cli.api_address, &cli.public_token, private_token) {
-        (None, None, None) => Ok(None),
+        (None, None, None) => {
+            check_no_stray_environment()?;
+            Ok(None)
+        }
         (Some(api_address), Some(public_token), Some(private_token)) => Ok(Some(ConnectionParams {
             api_address: api_address.clone(),
             public_token: public_token.clone(),
@@ -472,38 +548,92 @@ fn connection_from(cli: &Cli) -> Result<Option<ConnectionParams>, Failure> {
     }
 }
 
+/// Variables this host reads; any other `DARKTRACE_*` name that looks like a connection setting
+/// is taken for a misspelling.
+const KNOWN_ENV: [&str; 5] = [
+    "DARKTRACE_API_ADDRESS",
+    "DARKTRACE_PUBLIC_TOKEN",
+    PRIVATE_TOKEN_ENV,
+    crate::store::STORE_ENV,
+    crate::cache::CACHE_ENV,
+];
+
+/// Before falling back to the embedded simulator: a connection variable that is set but empty,
+/// or a `DARKTRACE_*` variable that looks like a misspelt one, means the user meant a real
+/// appliance, so it is an error naming the variable rather than a silent switch to demo data.
+fn check_no_stray_environment() -> Result<(), Failure> {
+    const CONNECTION_WORDS: [&str; 9] = ["API", "ADDR", "URL", "HOST", "TOKEN", "PUBLIC", "PRIVATE", "SECRET", "KEY"];
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("DARKTRACE_")
+            && !KNOWN_ENV.contains(&name.as_ref())
+            && CONNECTION_WORDS.iter().any(|w| name[10..].contains(w))
+        {
+            return Err(Failure::Usage(format!(
+                "{} is set, but host-test reads no such variable (it reads {}); fix its name, or unset it to use the \
+                 embedded simulator",
+                crate::fsutil::printable(&name),
+                KNOWN_ENV[..3].join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The connection to use, starting the embedded simulator when none was given (it lives as
 /// long as the returned handle).
 async fn connect(cli: &Cli) -> Result<(ConnectionParams, Option<Simulator>), Failure> {
     match connection_from(cli)? {
         Some(conn) => Ok((conn, None)),
-        None => {
-            let config = SimulatorConfig::default();
-            let private_token = config.private_token.clone();
-            let sim = Simulator::start(config).await.context("starting the embedded simulator")?;
-            eprintln!("host-test: no connection given; using the embedded Darktrace simulator at {}", sim.url());
-            let conn = ConnectionParams {
-                api_address: sim.url(),
-                public_token: sim.public_token().to_owned(),
-                private_token,
-                settings: settings_over(cli, Settings::default()),
-            };
-            Ok((conn, Some(sim)))
-        }
+        None => embedded(cli).await,
     }
 }
 
-async fn conformance(cli: &Cli, host: &Host, suite_file: Option<&PathBuf>) -> Result<(), Failure> {
+/// Starts the embedded simulator and returns a connection to it.
+async fn embedded(cli: &Cli) -> Result<(ConnectionParams, Option<Simulator>), Failure> {
+    let config = SimulatorConfig::default();
+    let private_token = config.private_token.clone();
+    let sim = Simulator::start(config).await.context("starting the embedded simulator")?;
+    eprintln!("host-test: no connection given; using the embedded Darktrace simulator at {}", sim.url());
+    let conn = ConnectionParams {
+        api_address: sim.url(),
+        public_token: sim.public_token().to_owned(),
+        private_token,
+        settings: settings_over(cli, Settings::default()),
+    };
+    Ok((conn, Some(sim)))
+}
+
+async fn conformance(cli: &Cli, host: &Host, suite_file: Option<&PathBuf>, live: bool) -> Result<(), Failure> {
     let suite = match suite_file {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
+            let text = crate::fsutil::read_bounded_string(path, crate::fsutil::MAX_INPUT_FILE_BYTES)
                 .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))?;
             serde_json::from_str(&text)
                 .map_err(|e| Failure::Usage(format!("{} is not a conformance suite: {e}", path.display())))?
         }
         None => crate::conformance::Suite::committed()?,
     };
-    let (conn, _simulator) = connect(cli).await?;
+    // The suite writes (acknowledges, comments, tags): only against a real appliance when asked.
+    let (conn, _simulator) = if live {
+        match connection_from(cli)? {
+            Some(conn) => (conn, None),
+            None => {
+                return Err(Failure::Usage(
+                    "--live needs a connection (--connection, or --api-address, --public-token and the private token)"
+                        .into(),
+                ));
+            }
+        }
+    } else {
+        if cli.connection.is_some() || cli.api_address.is_some() || cli.public_token.is_some() {
+            eprintln!(
+                "host-test: conformance runs against the embedded simulator; the connection given is not used \
+                 (add --live to run the suite, writes included, against it)"
+            );
+        }
+        embedded(cli).await?
+    };
     let suite = suite.bind(host, &conn).await?;
     let results = crate::conformance::run_wasmtime(host, &conn, &suite).await;
     let mut failed = 0;
@@ -559,8 +689,9 @@ async fn serve_simulator(
     if let (Some(sha256), Some(pem)) = (sim.certificate_sha256(), sim.certificate_pem()) {
         println!("Certificate SHA-256: {} (use it with --pin)", crate::outbound::tls::format_fingerprint(&sha256));
         if let Some(path) = cert_out {
-            std::fs::write(path, pem).map_err(|e| {
-                Failure::Usage(format!("cannot write the certificate to --cert-out {}: {e}", path.display()))
+            // Public, so readable by others; written like every other file, never through a link.
+            crate::fsutil::write_atomically(path, pem.as_bytes(), 0o644).map_err(|e| {
+                Failure::Usage(format!("cannot write the certificate to --cert-out {}: {e:#}", path.display()))
             })?;
             println!("Certificate written to {} (use it with --ca-cert)", path.display());
         }
@@ -590,8 +721,7 @@ fn store(cli: &Cli) -> Result<Store, Failure> {
 fn read_private_token(file: Option<&PathBuf>) -> Result<String, Failure> {
     use std::io::IsTerminal as _;
     let token = if let Some(path) = file {
-        std::fs::read_to_string(path)
-            .map_err(|e| Failure::Usage(format!("cannot read the private token file {}: {e}", path.display())))?
+        read_token_file(path)?
     } else if let Some(t) = std::env::var(PRIVATE_TOKEN_ENV).ok().filter(|t| !t.is_empty()) {
         t
     } else if std::io::stdin().is_terminal() {
@@ -599,8 +729,7 @@ fn read_private_token(file: Option<&PathBuf>) -> Result<String, Failure> {
             .map_err(|e| Failure::Usage(format!("cannot read the private token: {e}")))?
     } else {
         let mut line = String::new();
-        std::io::stdin()
-            .read_line(&mut line)
+        std::io::BufRead::read_line(&mut std::io::stdin().lock().take(crate::fsutil::MAX_TOKEN_FILE_BYTES), &mut line)
             .map_err(|e| Failure::Usage(format!("cannot read the private token from stdin: {e}")))?;
         line
     };
@@ -609,6 +738,14 @@ fn read_private_token(file: Option<&PathBuf>) -> Result<String, Failure> {
         return Err(Failure::Usage("the private token is empty".into()));
     }
     Ok(token)
+}
+
+/// A private token from a file, read up to [`crate::fsutil::MAX_TOKEN_FILE_BYTES`] (so
+/// `/dev/zero` or a wrong, huge file ends in an error, not an endless read) and trimmed.
+fn read_token_file(path: &std::path::Path) -> Result<String, Failure> {
+    crate::fsutil::read_bounded_string(path, crate::fsutil::MAX_TOKEN_FILE_BYTES)
+        .map(|t| t.trim().to_owned())
+        .map_err(|e| Failure::Usage(format!("cannot read the private token file {}: {e}", path.display())))
 }
 
 /// Runs test-connection for `params`; the error is the connector's typed error.
@@ -644,6 +781,8 @@ async fn connections(cli: &Cli, command: &ConnectionsCommand) -> Result<(), Fail
             private_token_file,
             ca_cert,
             pin,
+            pin_only,
+            allow_insecure_http,
             expires,
             no_test,
         } => {
@@ -670,7 +809,15 @@ async fn connections(cli: &Cli, command: &ConnectionsCommand) -> Result<(), Fail
                 api_address: params.api_address.clone(),
                 public_token: params.public_token.clone(),
                 private_token: params.private_token.clone(),
-                ca_cert: ca_cert.clone(),
+                // Absolute, so the saved path names this file whatever directory a later command
+                // runs in; checked now, so a typo fails here and not on first use.
+                ca_cert: match ca_cert {
+                    Some(path) => {
+                        load_ca_file(path).map_err(|e| Failure::Usage(format!("--ca-cert: {e:#}")))?;
+                        Some(crate::store::absolute_path(path)?)
+                    }
+                    None => None,
+                },
                 pins,
                 clock_offset_seconds: params.settings.clock_offset_seconds,
                 max_attempts: params.settings.max_attempts,
@@ -679,6 +826,8 @@ async fn connections(cli: &Cli, command: &ConnectionsCommand) -> Result<(), Fail
                 expires: expires.clone(),
                 last_used: None,
                 last_test: None,
+                allow_insecure_http: *allow_insecure_http,
+                pin_only: *pin_only,
             };
             if !no_test {
                 let (outcome, identity) = test_with(cli, Trust::of(&saved), &params).await?;
@@ -701,18 +850,21 @@ async fn connections(cli: &Cli, command: &ConnectionsCommand) -> Result<(), Fail
                 "{:<20} {:<32} {:<12} {:<21} {:<11} {:<21} LAST TEST",
                 "NAME", "API ADDRESS", "PUBLIC", "CREATED", "EXPIRES", "LAST USED"
             );
+            // Every field is shown through `printable`: a store edited by hand, or an address saved
+            // with --no-test, may hold escape sequences that would otherwise drive the terminal.
+            let p = crate::fsutil::printable;
             for c in &all {
                 let s = c.summary();
                 let _ = writeln!(
                     out,
                     "{:<20} {:<32} {:<12} {:<21} {:<11} {:<21} {}",
-                    c.name,
-                    c.api_address,
-                    s["public_token"].as_str().unwrap_or_default(),
-                    c.created,
-                    c.expires.as_deref().unwrap_or("-"),
-                    c.last_used.as_deref().unwrap_or("never"),
-                    c.last_test.as_ref().map_or("-".to_owned(), |t| format!("{} at {}", t.result, t.at)),
+                    p(&c.name),
+                    p(&c.api_address),
+                    p(s["public_token"].as_str().unwrap_or_default()),
+                    p(&c.created),
+                    p(c.expires.as_deref().unwrap_or("-")),
+                    p(c.last_used.as_deref().unwrap_or("never")),
+                    p(&c.last_test.as_ref().map_or("-".to_owned(), |t| format!("{} at {}", t.result, t.at))),
                 );
             }
             Ok(())
@@ -756,21 +908,10 @@ async fn connections(cli: &Cli, command: &ConnectionsCommand) -> Result<(), Fail
     }
 }
 
-/// Writes `text` to `path` atomically and durably: a crash or Ctrl-C leaves the old file or the
-/// new one, and once this returns the new one survives a crash (the directory entry is synced
-/// too, so a power loss cannot bring back a state older than the last one saved).
-fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let mut file = std::fs::File::create(&tmp)?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    // Directories can be opened and synced on Unix; elsewhere the rename is what there is.
-    if cfg!(unix) {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
+/// Writes `text` to `path` atomically (see [`crate::fsutil::write_atomically`]): a crash or
+/// Ctrl-C leaves the old file or the new one, and no planted symlink is followed.
+fn write_atomically(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    crate::fsutil::write_atomically(path, text.as_bytes(), 0o600)
 }
 
 async fn poll(
@@ -792,7 +933,7 @@ async fn poll(
     let (conn, _simulator) = connect(cli).await?;
     let action = format!("poll-{kind}");
     loop {
-        let state = match std::fs::read_to_string(state_file) {
+        let state = match crate::fsutil::read_bounded_string(state_file, crate::fsutil::MAX_INPUT_FILE_BYTES) {
             Ok(text) => Some(text.trim().to_owned()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(Failure::Usage(format!("cannot read the state file {}: {e}", state_file.display()))),
@@ -826,7 +967,7 @@ async fn poll(
                     ))
                 })?;
                 write_atomically(state_file, next).map_err(|e| {
-                    Failure::Host(anyhow::anyhow!("cannot save the state file {}: {e}", state_file.display()))
+                    Failure::Host(anyhow::anyhow!("cannot save the state file {}: {e:#}", state_file.display()))
                 })?;
                 batch["more"] == Value::Bool(true)
             }

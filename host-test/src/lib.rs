@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod cli;
 pub mod conformance;
+pub mod fsutil;
 pub mod native;
 pub mod outbound;
 pub mod runtime;

@@ -26,7 +26,8 @@ pub struct Policy {
 pub struct Destination {
     /// `http` or `https`.
     pub scheme: String,
-    /// Lower-case host name or IP literal.
+    /// Lower-case host name or IP literal; an IPv6 literal without its URL brackets (`::1`), as
+    /// a socket address and a TLS server name want it.
     pub host: String,
     /// Port, with the scheme's default filled in.
     pub port: u16,
@@ -39,17 +40,39 @@ impl Destination {
         Self::of(&uri).with_context(|| format!("`{url}` has no scheme or host"))
     }
 
+    /// The destination of an absolute URI; `None` without a scheme or host.
+    pub fn of_uri(uri: &http::Uri) -> Option<Self> {
+        Self::of(uri)
+    }
+
     fn of(uri: &http::Uri) -> Option<Self> {
         let scheme = uri.scheme_str()?.to_ascii_lowercase();
         let host = uri.host()?.to_ascii_lowercase();
+        // `http::Uri` keeps an IPv6 literal's brackets; connecting and TLS need the address alone.
+        let host = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            Some(inner) => inner.to_owned(),
+            None => host,
+        };
         let port = uri.port_u16().unwrap_or(if scheme == "https" { 443 } else { 80 });
         Some(Destination { scheme, host, port })
+    }
+
+    /// Whether the host is this machine: `localhost`, 127.0.0.0/8 or `::1` (plain http there
+    /// never crosses a network).
+    pub fn is_loopback(&self) -> bool {
+        self.host == "localhost"
+            || self.host.ends_with(".localhost")
+            || self.host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
     }
 }
 
 impl std::fmt::Display for Destination {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}://{}:{}", self.scheme, self.host, self.port)
+        if self.host.contains(':') {
+            write!(f, "{}://[{}]:{}", self.scheme, self.host, self.port)
+        } else {
+            write!(f, "{}://{}:{}", self.scheme, self.host, self.port)
+        }
     }
 }
 
@@ -119,12 +142,23 @@ impl Sender {
         pins: &[tls::Fingerprint],
         connect_timeout: Duration,
     ) -> anyhow::Result<Self> {
+        Self::with_trust(extra_roots, pins, false, connect_timeout)
+    }
+
+    /// [`Sender::new`], or with `pin_only` a sender that accepts only the pinned certificates
+    /// and no CA chain at all (see [`tls::verifier_with`]).
+    pub fn with_trust(
+        extra_roots: &[CertificateDer<'static>],
+        pins: &[tls::Fingerprint],
+        pin_only: bool,
+        connect_timeout: Duration,
+    ) -> anyhow::Result<Self> {
         let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
         for cert in extra_roots {
             roots.add(cert.clone()).context("a CA certificate could not be used as a trust anchor")?;
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let verifier = tls::verifier(roots, pins, provider.clone())?;
+        let verifier = tls::verifier_with(roots, pins, pin_only, provider.clone())?;
         // `dangerous()` only because the verifier is our own: it is webpki's plus pins.
         let tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -225,6 +259,44 @@ where
     });
     let response = sender.send_request(request).await?;
     Ok((response, sender))
+}
+
+/// An answer body holding one of its call's in-flight permits until it is read to the end or
+/// dropped (see the runtime's `MAX_IN_FLIGHT_REQUESTS`).
+pub struct Permitted<B> {
+    inner: B,
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl<B> Permitted<B> {
+    /// Wraps `inner`, holding `permit`.
+    pub fn new(inner: B, permit: tokio::sync::OwnedSemaphorePermit) -> Self {
+        Permitted { inner, permit: Some(permit) }
+    }
+}
+
+impl<B: hyper::body::Body + Unpin> hyper::body::Body for Permitted<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        if matches!(polled, std::task::Poll::Ready(None | Some(Err(_)))) {
+            self.permit = None;
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// Limits on each answer a component reads, enforced on the host so a slow, silent or flooding
@@ -358,5 +430,29 @@ impl hyper::body::Body for LimitedBody {
 
     fn size_hint(&self) -> hyper::body::SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ipv6_literal_is_kept_without_brackets_for_connect_and_tls_and_shown_with_them() {
+        let d = Destination::parse("https://[::1]:8443").unwrap();
+        assert_eq!((d.host.as_str(), d.port), ("::1", 8443));
+        assert_eq!(d.to_string(), "https://[::1]:8443");
+        assert!(matches!(ServerName::try_from(d.host.clone()).unwrap(), ServerName::IpAddress(_)));
+        assert!(Policy::only(d).allows(&"https://[::1]:8443/status".parse().unwrap()));
+    }
+
+    #[test]
+    fn loopback_is_localhost_127_and_ipv6_one_and_nothing_else() {
+        for url in ["http://localhost", "http://127.0.0.1:80", "http://127.1.2.3", "http://[::1]:8080"] {
+            assert!(Destination::parse(url).unwrap().is_loopback(), "{url}");
+        }
+        for url in ["http://10.0.0.1", "http://dt.example.com", "http://localhost.example.com", "http://[::2]"] {
+            assert!(!Destination::parse(url).unwrap().is_loopback(), "{url}");
+        }
     }
 }

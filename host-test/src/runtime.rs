@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
+use http_body_util::BodyExt as _;
 use rustls_pki_types::CertificateDer;
-use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::component::{Linker, ResourceTable, ResourceTableError};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -52,6 +53,13 @@ const IO_GRACE: Duration = Duration::from_secs(2);
 /// has time to turn it into a typed `timeout` instead of being stopped mid-wait.
 const HTTP_DEADLINE_MARGIN: Duration = Duration::from_secs(1);
 
+/// Bytes one wasi:http `fields` resource (a header map the component builds) may take on the host.
+/// The connector's requests carry a handful of short headers; wasmtime's default is 128 KiB.
+pub const FIELD_SIZE_LIMIT: usize = 16 * 1024;
+/// Outgoing requests one call may have in flight (sent, answer not yet read or dropped). The
+/// connector sends one at a time.
+pub const MAX_IN_FLIGHT_REQUESTS: usize = 4;
+
 /// Per-call limits.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -64,6 +72,15 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits { memory_bytes: 64 * 1024 * 1024, deadline: Duration::from_secs(30) }
+    }
+}
+
+impl Limits {
+    /// Most host resources (header maps, requests, responses, streams, pollables) a call may hold
+    /// at once: with each header map capped at [`FIELD_SIZE_LIMIT`], a quarter of the memory
+    /// limit at most, and never fewer than 64 (the connector holds about ten).
+    pub fn max_resources(&self) -> usize {
+        (self.memory_bytes / 4 / FIELD_SIZE_LIMIT).clamp(64, 1 << 20)
     }
 }
 
@@ -82,6 +99,12 @@ pub struct HostConfig {
     /// With `Some(n)`, instances come from wasmtime's pooling allocator sized for `n` calls at
     /// once (faster instantiation, and a hard cap on concurrent calls); `None` allocates on demand.
     pub max_instances: Option<u32>,
+    /// Accept only server certificates whose SHA-256 is in `pins`: no CA chain, public or
+    /// `ca_certs`, is trusted (`--pin-only`).
+    pub pin_only: bool,
+    /// Allow plain `http://` to hosts other than loopback (`--allow-insecure-http`); without it
+    /// such a request is refused before anything is sent.
+    pub allow_insecure_http: bool,
 }
 
 pub use darktrace_connector::connection::Settings;
@@ -177,6 +200,11 @@ struct Hooks {
     max_body_bytes: u64,
     /// When HTTP waits must end: the call's deadline less [`HTTP_DEADLINE_MARGIN`].
     http_deadline: tokio::time::Instant,
+    /// Permits for requests in flight ([`MAX_IN_FLIGHT_REQUESTS`]); each answer's body holds one
+    /// until it is read to the end or dropped.
+    in_flight: Arc<tokio::sync::Semaphore>,
+    /// Plain http to hosts other than loopback is allowed.
+    allow_insecure_http: bool,
 }
 
 impl WasiView for Ctx {
@@ -206,16 +234,47 @@ impl WasiHttpHooks for Hooks {
                 .map_or_else(|_| request.uri().to_string(), |d| d.to_string());
             self.denied.lock().expect("denied list lock").push(dest);
         }
+        let refusal = if allowed {
+            insecure_http(request.uri(), self.allow_insecure_http).map(|why| HttpError::InternalError(Some(why)))
+        } else {
+            Some(HttpError::HttpRequestDenied)
+        };
+        // Taken now, so a component that starts requests without reading their answers is
+        // refused at the limit instead of piling up connections and buffered answers.
+        let permit = match refusal {
+            Some(_) => None,
+            None => self.in_flight.clone().try_acquire_owned().ok(),
+        };
         let sender = self.sender.clone();
         let (limits, max_body_bytes, deadline) = (self.limits, self.max_body_bytes, self.http_deadline);
         Box::new(async move {
-            if !allowed {
-                return Err(HttpError::HttpRequestDenied);
+            if let Some(refusal) = refusal {
+                return Err(refusal);
             }
+            let Some(permit) = permit else {
+                return Err(HttpError::InternalError(Some(format!(
+                    "more than {MAX_IN_FLIGHT_REQUESTS} requests in flight in one call; read or drop an answer before \
+                     sending another"
+                ))));
+            };
             let response = sender.send_limited(request, options, limits, max_body_bytes, deadline).await?;
+            let response = response.map(|body| crate::outbound::Permitted::new(body, permit).boxed_unsync());
             Ok((response, Box::new(async { Ok(()) }) as IoFuture))
         })
     }
+}
+
+/// Why a request to `uri` must not be sent in the clear, or `None` when it may: https, loopback,
+/// or plain http explicitly allowed.
+fn insecure_http(uri: &http::Uri, allowed: bool) -> Option<String> {
+    let dest = Destination::of_uri(uri)?;
+    if dest.scheme != "http" || allowed || dest.is_loopback() {
+        return None;
+    }
+    Some(format!(
+        "plain http to {dest} refused: the request, its signature and the answer would cross the network \
+         unencrypted; use https://, or allow it for this connection with --allow-insecure-http"
+    ))
 }
 
 /// What one call left behind, for error messages and tests.
@@ -235,6 +294,7 @@ pub struct Host {
     pre: bindings::ConnectorPre<Ctx>,
     sender: Arc<Sender>,
     limits: Limits,
+    allow_insecure_http: bool,
     response_limits: ResponseLimits,
     identity: String,
     imports: Vec<String>,
@@ -287,12 +347,17 @@ impl Host {
         let pre = bindings::ConnectorPre::new(instance_pre)
             .map_err(|e| anyhow!("{e:?}"))
             .context("the component does not export the darktrace:connector world")?;
-        let sender = Arc::new(Sender::new(&config.ca_certs, &config.pins, Duration::from_secs(10))?);
+        if config.pin_only && config.pins.is_empty() {
+            anyhow::bail!("pin-only TLS needs at least one pinned certificate fingerprint (--pin)");
+        }
+        let sender =
+            Arc::new(Sender::with_trust(&config.ca_certs, &config.pins, config.pin_only, Duration::from_secs(10))?);
         let mut host = Host {
             engine,
             pre,
             sender,
             limits: config.limits,
+            allow_insecure_http: config.allow_insecure_http,
             response_limits: ResponseLimits::default(),
             identity: String::new(),
             imports,
@@ -343,10 +408,16 @@ impl Host {
             .allow_ip_name_lookup(false)
             .build();
         let denied = Arc::new(Mutex::new(Vec::new()));
+        // Host memory a component can make the host hold, bounded per call and derived from the
+        // memory limit (see README, Security and limits): resources, header maps, requests.
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(self.limits.max_resources());
+        let mut http = WasiHttpCtx::new();
+        http.set_field_size_limit(FIELD_SIZE_LIMIT);
         let ctx = Ctx {
-            table: ResourceTable::new(),
+            table,
             wasi,
-            http: WasiHttpCtx::new(),
+            http,
             hooks: Hooks {
                 policy,
                 sender: self.sender.clone(),
@@ -357,6 +428,8 @@ impl Host {
                 max_body_bytes: self.response_limits.max_body_bytes.unwrap_or(self.limits.memory_bytes as u64 / 4),
                 http_deadline: tokio::time::Instant::now()
                     + self.limits.deadline.saturating_sub(HTTP_DEADLINE_MARGIN.min(self.limits.deadline / 4)),
+                in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT_REQUESTS)),
+                allow_insecure_http: self.allow_insecure_http,
             },
             limiter: Limiter { memory_cap: self.limits.memory_bytes, peak: 0, refused: false },
             stderr,
@@ -434,6 +507,28 @@ impl Host {
 
     fn explain(&self, e: wasmtime::Error, report: &CallReport, memory_refused: bool) -> CallError {
         let (kind, what) = match e.downcast_ref::<Trap>() {
+            _ if e.is::<ResourceTableError>() => (
+                CallErrorKind::MemoryLimit,
+                format!(
+                    "held more than {} host resources at once (HTTP header maps, requests, answers, streams) and was \
+                     stopped; each call may hold that many, a share of its {} MiB memory limit: raise --memory if the \
+                     work is legitimate",
+                    self.limits.max_resources(),
+                    self.limits.memory_bytes / (1024 * 1024)
+                ),
+            ),
+            _ if e.downcast_ref::<wasmtime_wasi_http::FieldMapError>()
+                == Some(&wasmtime_wasi_http::FieldMapError::TotalSizeTooBig) =>
+            {
+                (
+                    CallErrorKind::MemoryLimit,
+                    format!(
+                        "built an HTTP header map larger than the {} KiB the host allows one and was stopped; the \
+                         component is faulty or hostile",
+                        FIELD_SIZE_LIMIT / 1024
+                    ),
+                )
+            }
             Some(Trap::Interrupt) => (
                 CallErrorKind::Deadline,
                 format!(
@@ -593,5 +688,29 @@ impl GuestError {
             GuestError::RateLimited(r) => r.message.clone(),
             GuestError::Upstream(u) => u.message.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_leaves_the_host_only_for_loopback_unless_allowed() {
+        let uri = |u: &str| u.parse::<http::Uri>().unwrap();
+        let refused = insecure_http(&uri("http://dt.example.com/status"), false).expect("refused");
+        assert!(refused.contains("--allow-insecure-http"), "{refused}");
+        assert_eq!(insecure_http(&uri("http://dt.example.com/status"), true), None);
+        assert_eq!(insecure_http(&uri("https://dt.example.com/status"), false), None);
+        assert_eq!(insecure_http(&uri("http://127.0.0.1:8080/status"), false), None);
+        assert_eq!(insecure_http(&uri("http://[::1]:8080/status"), false), None);
+    }
+
+    #[test]
+    fn host_resources_per_call_are_a_share_of_the_memory_limit() {
+        let limits = |mib: usize| Limits { memory_bytes: mib << 20, ..Limits::default() };
+        assert_eq!(limits(64).max_resources(), 1024);
+        assert_eq!(limits(32).max_resources() * FIELD_SIZE_LIMIT, 8 << 20);
+        assert_eq!(limits(1).max_resources(), 64, "never fewer than the connector needs");
     }
 }

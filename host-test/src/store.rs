@@ -2,12 +2,16 @@
 //! optional expiry and a "last used" stamp.
 //!
 //! The store is one JSON file (mode 0600) next to a lock file. Every change takes an exclusive
-//! lock, re-reads the file, applies the change and atomically replaces the file (write a
-//! temporary file, fsync, rename), so several processes can use it at once without losing an
-//! update. A file that cannot be read is never overwritten: the user gets an error naming it.
+//! lock, re-reads the file, applies the change and atomically replaces the file (through
+//! [`crate::fsutil::write_atomically`]: a random temporary name, no symlink followed, fsync,
+//! rename), so several processes can use it at once without losing an update. A file that
+//! cannot be read is never overwritten: the user gets an error naming it.
+//!
+//! The store holds private tokens, so, as ssh does with its keys, it is refused when another
+//! user owns it or may read or write it, and its directory when another user may replace files
+//! in it; the error says which `chmod` or `chown` fixes it.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write as _;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
@@ -36,7 +40,7 @@ pub struct Saved {
     pub public_token: String,
     /// Private token.
     pub private_token: String,
-    /// PEM CA file to trust for this appliance, if any.
+    /// PEM CA file to trust for this appliance, if any; saved absolute (see [`absolute_path`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_cert: Option<PathBuf>,
     /// SHA-256 fingerprints of the appliance certificate to accept (pinning), `AB:CD:...`.
@@ -62,6 +66,13 @@ pub struct Saved {
     /// Outcome of the last connection test.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_test: Option<TestRecord>,
+    /// Plain `http://` to a host other than loopback was explicitly allowed when it was saved
+    /// (`--allow-insecure-http`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_insecure_http: bool,
+    /// Only the pinned certificates are accepted, not the CA chain (`--pin-only`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pin_only: bool,
 }
 
 impl std::fmt::Debug for Saved {
@@ -150,6 +161,8 @@ impl Saved {
             "expires": self.expires,
             "last_used": self.last_used,
             "last_test": self.last_test,
+            "allow_insecure_http": self.allow_insecure_http,
+            "pin_only": self.pin_only,
         })
     }
 }
@@ -160,6 +173,13 @@ fn shorten(token: &str) -> String {
         return "*".repeat(chars.len());
     }
     format!("{}…{}", chars[..4].iter().collect::<String>(), chars[chars.len() - 4..].iter().collect::<String>())
+}
+
+/// `path` made absolute against the current directory, so a saved path means the same file
+/// whatever directory a later command runs in (a relative `ca.pem` would otherwise be whatever
+/// `ca.pem` sits in that directory).
+pub fn absolute_path(path: &Path) -> anyhow::Result<PathBuf> {
+    std::path::absolute(path).with_context(|| format!("cannot make {} an absolute path", path.display()))
 }
 
 /// Checks a connection name: 1 to 64 of letters, digits, `.`, `_` and `-`.
@@ -271,22 +291,19 @@ impl Store {
     }
 
     fn lock(&self) -> anyhow::Result<File> {
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let dir = crate::fsutil::parent_dir(&self.path);
+        if !dir.exists() {
+            crate::fsutil::private_dir(&dir)?;
         }
+        crate::fsutil::check_shared_dir(&dir)?;
         let lock_path = self.path.with_extension("lock");
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .with_context(|| format!("cannot open the lock file {}", lock_path.display()))?;
+        let lock = crate::fsutil::open_lock(&lock_path)?;
         lock.lock().with_context(|| format!("cannot lock {}", lock_path.display()))?;
         Ok(lock)
     }
 
     fn read(&self) -> anyhow::Result<StoreFile> {
-        let text = match std::fs::read_to_string(&self.path) {
+        let text = match self.read_private() {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(StoreFile { version: FORMAT_VERSION, connections: Vec::new() });
@@ -311,23 +328,48 @@ impl Store {
         Ok(file)
     }
 
-    fn write(&self, file: &StoreFile) -> anyhow::Result<()> {
-        let tmp = self.path.with_extension(format!("tmp{}", std::process::id()));
-        let mut options = OpenOptions::new();
-        options.write(true).create(true).truncate(true);
+    /// The store's text, refused (as ssh refuses a private key) when it is a symlink, is owned by
+    /// another user, or others may read or write it.
+    fn read_private(&self) -> std::io::Result<String> {
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true);
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt as _;
-            options.mode(0o600);
+            options.custom_flags(libc::O_NOFOLLOW);
         }
-        let mut out = options.open(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-        out.write_all(serde_json::to_string_pretty(file)?.as_bytes())?;
-        out.write_all(b"\n")?;
-        out.sync_all()?;
-        std::fs::rename(&tmp, &self.path).with_context(|| format!("cannot replace {}", self.path.display()))?;
-        Ok(())
+        let file = options.open(&self.path).map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                std::io::Error::other(format!(
+                    "{} is a symlink; the store must be a plain file: move the real file there",
+                    self.path.display()
+                ))
+            } else {
+                e
+            }
+        })?;
+        crate::fsutil::check_private(&file, &self.path, crate::fsutil::Private::OwnerOnly)
+            .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::Read::take(&file, MAX_STORE_BYTES + 1), &mut text)?;
+        if text.len() as u64 > MAX_STORE_BYTES {
+            return Err(std::io::Error::other(format!(
+                "{} is larger than the {MAX_STORE_BYTES} bytes a store may be",
+                self.path.display()
+            )));
+        }
+        Ok(text)
+    }
+
+    fn write(&self, file: &StoreFile) -> anyhow::Result<()> {
+        let mut text = serde_json::to_string_pretty(file)?;
+        text.push('\n');
+        crate::fsutil::write_atomically(&self.path, text.as_bytes(), 0o600)
     }
 }
+
+/// Largest store read: thousands of connections fit; more is not a store.
+const MAX_STORE_BYTES: u64 = 16 * 1024 * 1024;
 
 #[cfg(test)]
 mod tests {
@@ -354,6 +396,8 @@ mod tests {
             expires: None,
             last_used: None,
             last_test: None,
+            allow_insecure_http: false,
+            pin_only: false,
         }
     }
 
@@ -375,6 +419,50 @@ mod tests {
         store.add(saved("lab")).unwrap();
         let mode = std::fs::metadata(store.path()).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_planted_at_the_old_temporary_name_and_at_the_store_are_not_followed() {
+        let store = temp_store("symlinks");
+        let dir = store.path().parent().unwrap().to_path_buf();
+        std::fs::create_dir_all(&dir).unwrap();
+        let victim = dir.join("victim");
+        std::fs::write(&victim, "precious").unwrap();
+        // Earlier versions wrote `connections.tmp<pid>`: a link there received the store.
+        std::os::unix::fs::symlink(&victim, store.path().with_extension(format!("tmp{}", std::process::id()))).unwrap();
+        store.add(saved("lab")).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+        // A link at the store itself is refused, not read or written through.
+        std::fs::remove_file(store.path()).unwrap();
+        std::os::unix::fs::symlink(&victim, store.path()).unwrap();
+        let err = store.add(saved("other")).unwrap_err();
+        assert!(format!("{err:#}").contains("symlink"), "{err:#}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+        // So is a link at the lock file.
+        std::fs::remove_file(store.path()).unwrap();
+        std::fs::remove_file(store.path().with_extension("lock")).unwrap();
+        std::os::unix::fs::symlink(&victim, store.path().with_extension("lock")).unwrap();
+        assert!(format!("{:#}", store.list().unwrap_err()).contains("symlink"));
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_store_others_can_read_or_that_another_user_owns_is_refused_with_the_fix() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let store = temp_store("perms");
+        store.add(saved("lab")).unwrap();
+        std::fs::set_permissions(store.path(), std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = format!("{:#}", store.list().unwrap_err());
+        assert!(err.contains("readable or writable by other users") && err.contains("chmod 600"), "{err}");
+        std::fs::set_permissions(store.path(), std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(store.list().unwrap().len(), 1);
+        // Only root can give a file away; elsewhere this part is skipped.
+        if std::os::unix::fs::chown(store.path(), Some(65534), None).is_ok() {
+            let err = format!("{:#}", store.list().unwrap_err());
+            assert!(err.contains("owned by user id 65534") && err.contains("chown"), "{err}");
+        }
     }
 
     #[test]

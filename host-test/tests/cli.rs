@@ -336,6 +336,8 @@ fn concurrent_processes_lose_no_connection() {
 fn a_damaged_store_is_a_clear_error_and_stays_as_it_was() {
     let store = store_file("damaged");
     std::fs::write(&store, "{\"version\": 1, \"connections\": [").unwrap();
+    #[cfg(unix)]
+    std::fs::set_permissions(&store, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let out = with_store(&store, &["connections", "list"], None);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).1.contains("damaged"), "{}", text(&out).1);
@@ -359,6 +361,8 @@ fn the_store_keeps_every_connection_field_of_the_manifest() {
         expires: None,
         last_used: None,
         last_test: None,
+        allow_insecure_http: false,
+        pin_only: false,
     })
     .unwrap();
     for field in manifest["connection"]["properties"].as_object().unwrap().keys() {

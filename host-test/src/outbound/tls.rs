@@ -8,7 +8,9 @@
 //! the user's decision about that exact certificate); any other certificate is verified normally.
 //! In every case the handshake signature is still checked against the presented certificate's
 //! key, so a peer that merely replays a pinned certificate without its private key is refused.
-//! There is deliberately no switch that turns verification off.
+//! There is deliberately no switch that turns verification off. The strict mode (`--pin-only`)
+//! narrows trust instead: only pinned certificates are accepted and no CA chain is consulted,
+//! so neither a public CA nor a `--ca-cert` one can vouch for a man in the middle.
 
 use std::fmt;
 use std::sync::Arc;
@@ -59,10 +61,24 @@ pub fn verifier(
     pins: &[Fingerprint],
     provider: Arc<CryptoProvider>,
 ) -> anyhow::Result<Arc<dyn ServerCertVerifier>> {
+    verifier_with(roots, pins, false, provider)
+}
+
+/// [`verifier`], or with `pin_only` one that accepts exactly the pinned leaf certificates and
+/// refuses every other, whatever CA signed it.
+pub fn verifier_with(
+    roots: RootCertStore,
+    pins: &[Fingerprint],
+    pin_only: bool,
+    provider: Arc<CryptoProvider>,
+) -> anyhow::Result<Arc<dyn ServerCertVerifier>> {
+    if pin_only && pins.is_empty() {
+        anyhow::bail!("pin-only TLS needs at least one pinned certificate fingerprint (--pin)");
+    }
     let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
         .context("cannot build the TLS certificate verifier from the trusted roots")?;
-    Ok(Arc::new(PinningVerifier { webpki, pins: pins.to_vec(), provider }))
+    Ok(Arc::new(PinningVerifier { webpki, pins: pins.to_vec(), pin_only, provider }))
 }
 
 /// webpki verification, bypassed only for a leaf certificate whose SHA-256 is pinned.
@@ -70,6 +86,8 @@ pub fn verifier(
 struct PinningVerifier {
     webpki: Arc<WebPkiServerVerifier>,
     pins: Vec<Fingerprint>,
+    /// Refuse every certificate that is not pinned, without consulting webpki.
+    pin_only: bool,
     provider: Arc<CryptoProvider>,
 }
 
@@ -86,6 +104,14 @@ impl ServerCertVerifier for PinningVerifier {
         if self.pins.contains(&presented) {
             return Ok(ServerCertVerified::assertion());
         }
+        if self.pin_only {
+            return Err(rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(Untrusted {
+                cause: CertificateError::ApplicationVerificationFailure,
+                presented,
+                pins: self.pins.len(),
+                pin_only: true,
+            })))));
+        }
         self.webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now).map_err(
             |e| match e {
                 // Carry what the user needs to fix it (the fingerprint, whether pins were tried) to
@@ -95,6 +121,7 @@ impl ServerCertVerifier for PinningVerifier {
                         cause,
                         presented,
                         pins: self.pins.len(),
+                        pin_only: false,
                     }))))
                 }
                 other => other,
@@ -137,10 +164,19 @@ struct Untrusted {
     cause: CertificateError,
     presented: Fingerprint,
     pins: usize,
+    pin_only: bool,
 }
 
 impl fmt::Display for Untrusted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.pin_only {
+            return write!(
+                f,
+                "only pinned certificates are accepted (pin-only), and its SHA-256 matches none of the {} pinned \
+                 fingerprint(s), whatever CA signed it",
+                self.pins
+            );
+        }
         match &self.cause {
             // rustls prints these two as bare variant names; say what they mean.
             CertificateError::UnknownIssuer => {
@@ -228,9 +264,22 @@ mod tests {
     }
 
     fn check(pins: &[Fingerprint], cert: &CertificateDer<'_>, name: &str) -> Result<ServerCertVerified, rustls::Error> {
+        check_with(pins, false, &[], cert, name)
+    }
+
+    fn check_with(
+        pins: &[Fingerprint],
+        pin_only: bool,
+        cas: &[CertificateDer<'static>],
+        cert: &CertificateDer<'_>,
+        name: &str,
+    ) -> Result<ServerCertVerified, rustls::Error> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-        let v = verifier(roots, pins, provider).unwrap();
+        let mut roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+        for ca in cas {
+            roots.add(ca.clone()).unwrap();
+        }
+        let v = verifier_with(roots, pins, pin_only, provider).unwrap();
         let name = ServerName::try_from(name.to_owned()).unwrap();
         v.verify_server_cert(cert, &[], &name, &[], UnixTime::now())
     }
@@ -241,6 +290,18 @@ mod tests {
         let pins = [[7u8; 32], fingerprint(&cert)];
         assert!(check(&pins, &cert, "appliance.example").is_ok());
         assert!(check(&pins, &cert, "10.0.0.5").is_ok(), "the pin is the trust decision, whatever the name");
+    }
+
+    #[test]
+    fn in_pin_only_mode_a_certificate_signed_by_a_trusted_ca_is_refused_unless_pinned() {
+        let cert = self_signed();
+        // The certificate is its own trusted CA here: webpki alone would accept it.
+        assert!(check_with(&[[7u8; 32]], false, std::slice::from_ref(&cert), &cert, "appliance.example").is_ok());
+        let err = check_with(&[[7u8; 32]], true, std::slice::from_ref(&cert), &cert, "appliance.example").unwrap_err();
+        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, err);
+        let message = handshake_error(&"https://appliance.example:443", io).to_string();
+        assert!(message.contains("only pinned certificates are accepted"), "{message}");
+        assert!(check_with(&[fingerprint(&cert)], true, &[], &cert, "appliance.example").is_ok());
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! It serves the endpoints the connector uses (`/status`, `/modelbreaches` and its comments and
 //! acknowledgement, `/mbcomments`, `/details?pbid=`, `/devices`, `/devicesearch`, the AI
 //! Analyst's `/aianalyst/*`) on 127.0.0.1, checks DTAPI signatures exactly as an appliance does,
-//! answers errors in the appliance's shapes, and records every request it receives. Its data is generated from a seed, relative to its start
+//! answers errors in the appliance's shapes, and records the requests it receives (the most recent
+//! ones, see [`RequestLog`]). Its data is generated from a seed, relative to its start
 //! time, and acknowledgements and comments persist for its lifetime.
 //!
 //! ```no_run
@@ -114,6 +115,54 @@ pub struct RecordedRequest {
     pub status: u16,
 }
 
+/// The simulator's record of requests, bounded so a long-running `host-test simulator` (or a
+/// client flooding it) cannot grow it without end: the most recent [`RequestLog::MAX_ENTRIES`]
+/// requests and [`RequestLog::MAX_BODY_BYTES`] of bodies are kept, older ones dropped first.
+/// The body of a request that failed authentication is never kept (its length is): anyone who
+/// can reach the port can send one, and it is nobody's data.
+#[derive(Debug, Default)]
+pub struct RequestLog {
+    entries: std::collections::VecDeque<RecordedRequest>,
+    body_bytes: usize,
+}
+
+impl RequestLog {
+    /// Most requests kept.
+    pub const MAX_ENTRIES: usize = 10_000;
+    /// Most body bytes kept over all requests.
+    pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+    /// Records `request`; its body only when it was `authenticated`.
+    pub fn push(&mut self, mut request: RecordedRequest, authenticated: bool) {
+        if !authenticated {
+            request.body = Vec::new();
+        }
+        self.body_bytes += request.body.len();
+        self.entries.push_back(request);
+        while self.entries.len() > Self::MAX_ENTRIES || self.body_bytes > Self::MAX_BODY_BYTES {
+            match self.entries.pop_front() {
+                Some(old) => self.body_bytes -= old.body.len(),
+                None => break,
+            }
+        }
+    }
+
+    /// The requests kept, oldest first.
+    pub fn to_vec(&self) -> Vec<RecordedRequest> {
+        self.entries.iter().cloned().collect()
+    }
+
+    /// How many requests are kept.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether none is kept.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
 /// A running simulator. Dropping it stops the server; [`Simulator::shutdown`] stops it
 /// gracefully.
 #[derive(Debug)]
@@ -146,7 +195,7 @@ impl Simulator {
                 data.realistic = config.realistic;
                 data
             }),
-            log: Mutex::new(Vec::new()),
+            log: Mutex::new(RequestLog::default()),
             audit_respond: config.audit_respond,
             fault: Mutex::new(config.fault),
             strict_framing: config.strict_framing,
@@ -225,9 +274,9 @@ impl Simulator {
         *self.shared.rewrite.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = rewrite;
     }
 
-    /// Every request received so far, in order.
+    /// The requests received so far, in order (the most recent ones: see [`RequestLog`]).
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.log().clone()
+        self.shared.log().to_vec()
     }
 
     /// Adds a new breach with the given first-activity and creation times (epoch ms) and
@@ -393,5 +442,44 @@ impl Drop for Simulator {
         if let Some(task) = self.task.take() {
             task.abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod request_log_tests {
+    use super::{RecordedRequest, RequestLog};
+
+    fn request(body: usize) -> RecordedRequest {
+        RecordedRequest {
+            method: "POST".into(),
+            path_and_query: "/modelbreaches/1/comments".into(),
+            headers: Vec::new(),
+            body: vec![b'x'; body],
+            status: 400,
+        }
+    }
+
+    #[test]
+    fn the_body_of_an_unauthenticated_request_is_not_kept() {
+        let mut log = RequestLog::default();
+        log.push(request(1 << 20), false);
+        log.push(request(10), true);
+        let kept = log.to_vec();
+        assert_eq!((kept[0].body.len(), kept[1].body.len()), (0, 10));
+    }
+
+    #[test]
+    fn the_log_keeps_the_most_recent_requests_within_its_bounds() {
+        let mut log = RequestLog::default();
+        for _ in 0..RequestLog::MAX_ENTRIES + 5 {
+            log.push(request(0), false);
+        }
+        assert_eq!(log.len(), RequestLog::MAX_ENTRIES);
+        let mut log = RequestLog::default();
+        for _ in 0..100 {
+            log.push(request(1 << 20), true);
+        }
+        let bytes: usize = log.to_vec().iter().map(|r| r.body.len()).sum();
+        assert!(bytes <= RequestLog::MAX_BODY_BYTES && log.len() == RequestLog::MAX_BODY_BYTES >> 20, "{bytes}");
     }
 }

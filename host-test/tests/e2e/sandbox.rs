@@ -16,7 +16,7 @@ const DEADLINE: Duration = Duration::from_secs(2);
 
 /// Builds the hostile component once per test run, into the same directory as the connector's
 /// wasm build so its dependencies compile once.
-static HOSTILE_WASM: LazyLock<PathBuf> = LazyLock::new(|| {
+pub(crate) static HOSTILE_WASM: LazyLock<PathBuf> = LazyLock::new(|| {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
     let target_dir = root.join("target/component");
     let output = Command::new(env!("CARGO"))
@@ -208,4 +208,65 @@ async fn more_calls_than_instance_slots_is_a_capacity_error() {
     assert!(err.message().contains("--max-instances"), "says what to do: {err}");
     // The slot is free again once the sleeper was stopped.
     assert_eq!(host.invoke(&conn, "ping", "{}").await.unwrap().unwrap(), r#"{"ok": true}"#);
+}
+
+/// This process's peak resident memory so far (Linux `VmHWM`), in bytes.
+fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM in /proc/self/status");
+    line.split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok()).expect("VmHWM in kB") * 1024
+}
+
+#[tokio::test]
+async fn header_maps_a_component_hoards_are_bounded_by_its_memory_limit() {
+    // 8192 header maps of 120 KB each, under wasmtime's default 128 KiB per map and million
+    // resources, would make the host hold about 1 GB; then 100000 maps of 8 KB, 800 MB.
+    let conn = conn_to("http://127.0.0.1:9".into());
+    for (input, stopped_by) in [("8192,120000", "header map larger than the 16 KiB"), ("100000,8000", "host resources")]
+    {
+        let before = peak_rss();
+        let outcome = HOSTILE.invoke(&conn, "hoard-fields", input).await;
+        let grown = peak_rss().saturating_sub(before);
+        let err = outcome.expect_err("hoarding header maps must be stopped");
+        assert_eq!(err.kind(), CallErrorKind::MemoryLimit, "{input}: {err}");
+        assert!(err.message().contains(stopped_by), "{input}: {err}");
+        // Not a timing: how much the host's peak memory grew while the call ran (other tests in
+        // this process share the figure, hence the margin).
+        eprintln!("{input}: host peak RSS grew by {} MiB during the hoarding call", grown >> 20);
+        assert!(grown < 256 << 20, "{input}: the host grew by {} MiB", grown >> 20);
+    }
+    hosts_still_serve().await;
+}
+
+#[tokio::test]
+async fn requests_started_without_reading_their_answers_are_refused_past_the_in_flight_limit() {
+    let (sim, conn) = simulator().await;
+    let answer = HOSTILE.invoke(&conn, "hold-requests", "12").await.expect("the call itself completes").unwrap();
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    let limit = host_test::runtime::MAX_IN_FLIGHT_REQUESTS as u64;
+    assert_eq!(answer["answered"], limit, "{answer}");
+    assert_eq!(answer["refused"], 12 - limit, "{answer}");
+    assert_eq!(sim.requests().len() as u64, limit, "refused requests never left the host");
+    hosts_still_serve().await;
+}
+
+#[tokio::test]
+async fn an_ipv6_literal_api_address_connects() {
+    // A one-answer HTTP server on [::1]; the policy, the connect and the Host header all see the
+    // address without confusion over its brackets.
+    let listener = tokio::net::TcpListener::bind("[::1]:0").await.expect("IPv6 loopback");
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut head = vec![0u8; 4096];
+        let n = socket.read(&mut head).await.unwrap();
+        socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}").await.unwrap();
+        String::from_utf8_lossy(&head[..n]).into_owned()
+    });
+    let conn = conn_to(format!("http://[::1]:{port}"));
+    let answer = HOSTILE.invoke(&conn, "reach-api", "{}").await.expect("allowed").unwrap();
+    assert!(answer.contains("status 200"), "{answer}");
+    let request = server.await.unwrap();
+    assert!(request.to_ascii_lowercase().contains(&format!("host: [::1]:{port}")), "{request}");
 }

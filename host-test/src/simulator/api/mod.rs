@@ -26,10 +26,10 @@ use serde_json::{Value, json};
 use time::macros::format_description;
 use time::{Duration, OffsetDateTime};
 
-use super::RecordedRequest;
 use super::auth::{self, AuthFailure};
 use super::data::Dataset;
 use super::fault::{self, Fault, FaultReply};
+use super::{RecordedRequest, RequestLog};
 use params::Params;
 
 /// The software version the simulated appliance reports.
@@ -52,8 +52,8 @@ pub(crate) struct Shared {
     pub(crate) started: OffsetDateTime,
     /// Devices, models and breaches, changed by acknowledgements and comments.
     pub(crate) data: Mutex<Dataset>,
-    /// Every request received, in order.
-    pub(crate) log: Mutex<Vec<RecordedRequest>>,
+    /// The requests received, in order (bounded; see [`RequestLog`]).
+    pub(crate) log: Mutex<RequestLog>,
     /// "Audit Antigena": every RESPOND POST must carry a reason.
     pub(crate) audit_respond: bool,
     /// The fault being played, if any (see [`Fault`]).
@@ -94,7 +94,7 @@ impl Shared {
     }
 
     /// The request log (poisoning ignored, as for the data).
-    pub(crate) fn log(&self) -> MutexGuard<'_, Vec<RecordedRequest>> {
+    pub(crate) fn log(&self) -> MutexGuard<'_, RequestLog> {
         self.log.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -191,18 +191,35 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         Ok(bytes) => answer(&shared, method, path, parts.uri.query(), bytes, &headers),
         Err(_) => Err(Reply::input_error(format!("the body is unreadable or larger than {MAX_BODY} bytes"))),
     };
+    // Checked again for the log only: the body of a request that is not authenticated is not kept.
+    let authenticated = body.as_ref().is_ok_and(|bytes| {
+        auth::verify(
+            method,
+            path,
+            parts.uri.query(),
+            bytes,
+            &headers,
+            &shared.public_token,
+            &shared.private_token,
+            shared.now(),
+        )
+        .is_ok()
+    });
     let status = match &reply {
         Ok(_) => StatusCode::OK.as_u16(),
         Err(Reply::Fault(f)) => f.status(),
         Err(reply) => reply.status().as_u16(),
     };
-    shared.log().push(RecordedRequest {
-        method: method.to_owned(),
-        path_and_query: parts.uri.path_and_query().map_or(path, |pq| pq.as_str()).to_owned(),
-        headers,
-        body: body.map(|b| b.to_vec()).unwrap_or_default(),
-        status,
-    });
+    shared.log().push(
+        RecordedRequest {
+            method: method.to_owned(),
+            path_and_query: parts.uri.path_and_query().map_or(path, |pq| pq.as_str()).to_owned(),
+            headers,
+            body: body.map(|b| b.to_vec()).unwrap_or_default(),
+            status,
+        },
+        authenticated,
+    );
     if matches!(reply, Err(Reply::Fault(FaultReply::Silent))) {
         // Accept and never answer; the server task is aborted when the simulator stops.
         std::future::pending::<()>().await;

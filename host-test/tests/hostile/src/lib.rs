@@ -76,6 +76,48 @@ impl Guest for Stub {
                 }
                 Ok(r#"{"flooded": true}"#.to_owned())
             }
+            // Makes the host hold header maps: `input` is `count,bytes`; creates `count` fields
+            // resources with one header of `bytes` each, all kept alive. Answers how many bytes
+            // the host accepted; a host without limits accepts them all.
+            "hoard-fields" => {
+                let (count, bytes) = input.split_once(',').unwrap_or(("8192", "120000"));
+                let (count, bytes): (usize, usize) = (count.parse().unwrap_or(0), bytes.parse().unwrap_or(0));
+                let value = vec![b'a'; bytes];
+                let mut hoard = Vec::new();
+                let mut accepted: u64 = 0;
+                for i in 0..count {
+                    let fields = ht::Fields::new();
+                    if fields.append(&format!("x-{i}"), &value).is_ok() {
+                        accepted += value.len() as u64;
+                    }
+                    hoard.push(fields);
+                }
+                Ok(format!(r#"{{"fields": {}, "bytes": {accepted}}}"#, hoard.len()))
+            }
+            // Starts `input` (a number) GETs to the API address at once and reads none of their
+            // bodies; answers how many got a response and how many were refused.
+            "hold-requests" => {
+                let wanted: usize = input.trim().parse().unwrap_or(16);
+                let futures: Vec<_> = (0..wanted).filter_map(|_| start_get(&connection.api_address)).collect();
+                let (mut answered, mut refused, mut held) = (0, 0, Vec::new());
+                for future in &futures {
+                    loop {
+                        match future.get() {
+                            Some(Ok(Ok(response))) => {
+                                answered += 1;
+                                held.push(response);
+                                break;
+                            }
+                            Some(_) => {
+                                refused += 1;
+                                break;
+                            }
+                            None => future.subscribe().block(),
+                        }
+                    }
+                }
+                Ok(format!(r#"{{"answered": {answered}, "refused": {refused}}}"#))
+            }
             "answer-not-json" => Ok("<html>this is not JSON</html>".to_owned()),
             // SAFETY: deliberately breaks `String`'s invariant; that is the misbehaviour under test,
             // and the bytes never reach Rust code that relies on it before crossing the boundary.
@@ -109,6 +151,18 @@ fn get(url: &str) -> String {
             None => future.subscribe().block(),
         }
     }
+}
+
+/// Starts a GET to `url` through wasi:http without waiting for it.
+fn start_get(url: &str) -> Option<ht::FutureIncomingResponse> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let request = ht::OutgoingRequest::new(ht::Fields::new());
+    let scheme = if scheme == "https" { ht::Scheme::Https } else { ht::Scheme::Http };
+    request.set_scheme(Some(&scheme)).ok()?;
+    request.set_authority(Some(authority)).ok()?;
+    request.set_path_with_query(Some("/status")).ok()?;
+    outgoing_handler::handle(request, None).ok()
 }
 
 /// Tries a raw TCP connection to the URL's authority, around wasi:http.
