@@ -305,7 +305,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 async fn run_command(cli: &Cli, host: &Host) -> Result<(), Failure> {
     match &cli.command {
         Command::Actions => {
-            let manifest = manifest(&host).await?;
+            let manifest = manifest(host).await?;
             let mut out = std::io::stdout().lock();
             for action in manifest["actions"].as_array().into_iter().flatten() {
                 let _ = writeln!(
@@ -319,7 +319,7 @@ async fn run_command(cli: &Cli, host: &Host) -> Result<(), Failure> {
             Ok(())
         }
         Command::Describe { action } => {
-            let manifest = manifest(&host).await?;
+            let manifest = manifest(host).await?;
             let out = match action {
                 None => manifest,
                 Some(name) => manifest["actions"]
