@@ -19,3 +19,4 @@ mod support;
 mod system;
 mod tags;
 mod tls;
+mod typed_exports;
