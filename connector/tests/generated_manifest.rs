@@ -12,6 +12,7 @@
 //! string field holding a JSON document, a date-time format, a range narrower than the integer
 //! type): those go in the catalogue's `fields`, by record and field name.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
@@ -35,8 +36,13 @@ struct Generator {
 
 impl Generator {
     fn new(catalogue: &Value) -> Generator {
+        let wit = repo().join("wit");
+        let mut deps = Vec::new();
+        for entry in std::fs::read_dir(wit.join("deps")).expect("read wit/deps") {
+            deps.push(package_group(&entry.expect("a wit/deps entry").path()));
+        }
         let mut resolve = Resolve::default();
-        let (package, _) = resolve.push_dir(repo().join("wit")).expect("parse wit/");
+        let package = resolve.push_groups(package_group(&wit), deps).expect("resolve wit/");
         let fields = catalogue["fields"].as_object().cloned().unwrap_or_default();
         Generator { resolve, package, fields, defs: Map::new() }
     }
@@ -49,6 +55,31 @@ impl Generator {
             .filter(|(name, _)| name.as_str() != "generic")
             .find_map(|(_, id)| self.resolve.interfaces[*id].functions.get(action))
             .unwrap_or_else(|| panic!("the catalogue names `{action}`, which no WIT interface declares"))
+    }
+
+    /// The JSON input properties `action`'s WIT parameters give: a record parameter's fields, any
+    /// other parameter by its name (the connection aside), `-` as `_`.
+    fn input_names(&self, action: &str) -> BTreeSet<String> {
+        let mut names = BTreeSet::new();
+        for param in self.function(action).params.iter().filter(|p| p.name != "connection") {
+            match self.record(&param.ty) {
+                Some(record) => names.extend(record.fields.iter().map(|f| f.name.replace('-', "_"))),
+                None => {
+                    names.insert(param.name.replace('-', "_"));
+                }
+            }
+        }
+        names
+    }
+
+    /// The record `ty` is (through aliases), if it is one.
+    fn record(&self, ty: &Type) -> Option<&wit_parser::Record> {
+        let Type::Id(id) = ty else { return None };
+        match &self.resolve.types[*id].kind {
+            TypeDefKind::Record(r) => Some(r),
+            TypeDefKind::Type(t) => self.record(t),
+            _ => None,
+        }
     }
 
     /// The schema of the `ok` type of `action`'s `result<T, error>`.
@@ -131,6 +162,23 @@ impl Generator {
     }
 }
 
+/// The `.wit` files of one directory, parsed as one package (without wit-parser's `std`
+/// feature, which reads directories but changes the features of crates wasmtime shares).
+fn package_group(dir: &Path) -> wit_parser::UnresolvedPackageGroup {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+        .map(|e| e.expect("a directory entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "wit"))
+        .collect();
+    files.sort();
+    let mut sources = wit_parser::SourceMap::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("read {}: {e}", file.display()));
+        sources.push_str(&file.display().to_string(), text);
+    }
+    sources.parse().unwrap_or_else(|(_, e)| panic!("parse {}: {e:?}", dir.display()))
+}
+
 /// The same schema also allowing `null`.
 fn nullable(schema: Value) -> Value {
     let mut schema = schema;
@@ -187,6 +235,11 @@ fn generate() -> Value {
             );
         }
         let input = &entry["input"];
+        // The input schemas are the catalogue's own (WIT parameters carry no docs, and the JSON
+        // input takes the appliance's words for enums), but their properties are the WIT's.
+        let properties: BTreeSet<String> =
+            input["properties"].as_object().map(|p| p.keys().cloned().collect()).unwrap_or_default();
+        assert_eq!(properties, generator.input_names(name), "{name}: catalogue input properties vs WIT parameters");
         action.insert(
             "input".into(),
             json!({
