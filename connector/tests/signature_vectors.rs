@@ -5,7 +5,6 @@ use darktrace_connector::Connection;
 use darktrace_connector::request::ApiRequest;
 use darktrace_connector::signing;
 use serde_json::Value;
-use time::OffsetDateTime;
 use time::macros::format_description;
 
 fn vectors() -> Vec<Value> {
@@ -47,7 +46,7 @@ fn signed_header(req: &ApiRequest, v: &Value) -> (String, Vec<(String, String)>)
         time::PrimitiveDateTime::parse(s(v, "date"), format_description!("[year][month][day]T[hour][minute][second]"))
             .expect("builder vectors use the compact date")
             .assume_utc();
-    let wire = req.sign(&conn, OffsetDateTime::from(date));
+    let wire = req.sign(&conn, date);
     (wire.url, wire.headers)
 }
 

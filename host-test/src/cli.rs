@@ -369,7 +369,7 @@ async fn run_command(cli: &Cli, host: &Host) -> Result<(), Failure> {
                     .into_iter()
                     .flatten()
                     .find(|a| a["name"] == name.as_str())
-                    .cloned()
+                    .map(|a| standalone(a.clone(), &manifest["$defs"]))
                     .ok_or_else(|| {
                         Failure::Usage(format!("unknown action `{name}`; `host-test actions` lists them"))
                     })?,
@@ -992,4 +992,33 @@ async fn poll(
             _ = tokio::signal::ctrl_c() => return Ok(()),
         }
     }
+}
+
+/// `action` with the manifest's `$defs` its output schema refers to (transitively) copied into
+/// that schema, so the schema printed alone still resolves every `$ref`.
+fn standalone(mut action: Value, defs: &Value) -> Value {
+    fn refs(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(name) = m.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/$defs/")) {
+                    out.push(name.to_owned());
+                }
+                m.values().for_each(|x| refs(x, out));
+            }
+            Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+            _ => {}
+        }
+    }
+    let (mut todo, mut needed) = (Vec::new(), serde_json::Map::new());
+    refs(&action["output"], &mut todo);
+    while let Some(name) = todo.pop() {
+        if !needed.contains_key(&name) {
+            refs(&defs[&name], &mut todo);
+            needed.insert(name.clone(), defs[&name].clone());
+        }
+    }
+    if !needed.is_empty() {
+        action["output"]["$defs"] = Value::Object(needed);
+    }
+    action
 }

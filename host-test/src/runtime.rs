@@ -24,6 +24,9 @@ use crate::outbound::{Destination, Policy, ResponseLimits, Sender};
 mod call_error;
 pub use call_error::{CallError, CallErrorKind};
 
+// The generated glue (`ConnectorPre`, `call_*`, ...) has no doc comments; the WIT items it
+// re-exports carry the WIT's.
+#[allow(missing_docs)]
 mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",

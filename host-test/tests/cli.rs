@@ -83,6 +83,9 @@ fn actions_and_describe_come_from_the_manifest() {
     let out = host_test(&["describe", "get-model-breach"], &[]);
     let entry: serde_json::Value = serde_json::from_str(&text(&out).0).unwrap();
     assert_eq!(entry["input"]["required"], serde_json::json!(["pbid"]));
+    // The output schema printed alone resolves its `$ref`s: it carries the records it names.
+    let output = jsonschema::validator_for(&entry["output"]).expect("the output schema compiles alone");
+    assert!(!output.is_valid(&serde_json::json!({"pbid": 1})), "an incomplete breach is refused");
 }
 
 #[tokio::test(flavor = "multi_thread")]

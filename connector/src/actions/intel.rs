@@ -430,7 +430,7 @@ mod tests {
     /// Answers every request with the next canned body and keeps what was sent.
     fn run<I: Input, O>(
         answers: &[&'static str],
-        input: serde_json::Value,
+        input: Value,
         f: fn(&Client, I) -> Result<O>,
     ) -> (Result<O>, Vec<WireRequest>) {
         let t = Canned::sequence(answers);

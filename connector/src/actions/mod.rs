@@ -505,7 +505,7 @@ mod tests {
     #[test]
     fn results_small_and_large_encode_as_serde_json_writes_them() {
         for n in [3, ONE_PASS_BYTES / 4] {
-            let value: Vec<serde_json::Value> = (0..n).map(|i| serde_json::json!({"i": i, "s": "é\"x"})).collect();
+            let value: Vec<Value> = (0..n).map(|i| serde_json::json!({"i": i, "s": "é\"x"})).collect();
             assert_eq!(encode(&value).unwrap(), serde_json::to_string(&value).unwrap(), "{n} items");
         }
     }

@@ -2,84 +2,37 @@
 
 use super::bindings::exports::darktrace::connector::{ai_analyst as wa, types as wt};
 use super::breaches::change;
-use super::breaches::warnings;
+use super::by_name::{each, opt, text};
 use super::{Component, instant, run};
 use crate::actions::ai_analyst as a;
 
 pub(crate) fn incident(e: a::IncidentEvent) -> wa::IncidentEvent {
-    wa::IncidentEvent {
-        id: e.id,
-        group_id: e.group_id,
-        title: e.title,
-        category: e.category,
-        group_category: e.group_category,
-        aia_score: e.aia_score,
-        group_score: e.group_score,
-        acknowledged: e.acknowledged,
-        pinned: e.pinned,
-        created_at: e.created_at,
-        created_at_iso: e.created_at_iso,
-        summary: e.summary,
-        mitre_tactics: e.mitre_tactics,
-        breach_devices: e
-            .breach_devices
-            .into_iter()
-            .map(|d| wa::BreachDevice { did: d.did, ip: d.ip, hostname: d.hostname, mac: d.mac })
-            .collect(),
-        related_pbids: e.related_pbids,
-        link: e.link,
-        raw: e.raw.to_string(),
-        warnings: warnings(e.warnings),
-    }
+    by_name!(e, a::IncidentEvent => wa::IncidentEvent {
+        id, group_id, title, category, group_category, aia_score, group_score, acknowledged, pinned, created_at,
+        created_at_iso, summary, mitre_tactics, breach_devices => each(breach_device), related_pbids, link, raw => text, warnings => super::breaches::warnings,
+    })
+}
+
+fn breach_device(d: a::BreachDevice) -> wa::BreachDevice {
+    by_name!(d, a::BreachDevice => wa::BreachDevice { did, ip, hostname, mac })
 }
 
 fn group(g: a::IncidentGroup) -> wa::IncidentGroup {
-    wa::IncidentGroup {
-        id: g.id,
-        category: g.category,
-        group_score: g.group_score,
-        acknowledged: g.acknowledged,
-        pinned: g.pinned,
-        active: g.active,
-        start: g.start,
-        start_iso: g.start_iso,
-        end: g.end,
-        end_iso: g.end_iso,
-        incident_event_ids: g.incident_event_ids,
-        device_ids: g.device_ids,
-        mitre_tactics: g.mitre_tactics,
-        link: g.link,
-        raw: g.raw.to_string(),
-        warnings: warnings(g.warnings),
-    }
+    by_name!(g, a::IncidentGroup => wa::IncidentGroup {
+        id, category, group_score, acknowledged, pinned, active, start, start_iso, end, end_iso, incident_event_ids,
+        device_ids, mitre_tactics, link, raw => text, warnings => super::breaches::warnings,
+    })
 }
 
 fn comment(c: a::IncidentComment) -> wa::IncidentComment {
-    wa::IncidentComment {
-        incident_id: c.incident_id,
-        message: c.message,
-        username: c.username,
-        time: c.time,
-        time_iso: c.time_iso,
-        raw: c.raw.to_string(),
-        warnings: warnings(c.warnings),
-    }
+    by_name!(c, a::IncidentComment => wa::IncidentComment { incident_id, message, username, time, time_iso, raw => text, warnings => super::breaches::warnings })
 }
 
 fn investigation(i: a::Investigation) -> wa::Investigation {
-    wa::Investigation {
-        id: i.id,
-        status: i.status,
-        did: i.did,
-        investigate_time: i.investigate_time,
-        investigate_time_iso: i.investigate_time_iso,
-        time: i.time,
-        time_iso: i.time_iso,
-        incident_ids: i.incident_ids,
-        related_pbids: i.related_pbids,
-        raw: i.raw.to_string(),
-        warnings: warnings(i.warnings),
-    }
+    by_name!(i, a::Investigation => wa::Investigation {
+        id, status, did, investigate_time, investigate_time_iso, time, time_iso, incident_ids, related_pbids,
+        raw => text, warnings => super::breaches::warnings,
+    })
 }
 
 fn changes(list: Vec<crate::actions::breaches::ChangeResult>) -> Vec<wt::ChangeResult> {
@@ -91,21 +44,10 @@ impl wa::Guest for Component {
         c: wt::Connection,
         f: wa::IncidentFilter,
     ) -> Result<Vec<wa::IncidentEvent>, wt::Error> {
-        let filter = a::IncidentFilter {
-            start: f.start.map(instant),
-            end: f.end.map(instant),
-            include_acknowledged: f.include_acknowledged,
-            include_pinned: f.include_pinned,
-            min_score: f.min_score,
-            max_score: f.max_score,
-            min_group_score: f.min_group_score,
-            did: f.did,
-            group_id: f.group_id,
-            compliance: f.compliance,
-            suspicious: f.suspicious,
-            critical: f.critical,
-            locale: f.locale,
-        };
+        let filter = by_name!(f, wa::IncidentFilter => a::IncidentFilter {
+            start => opt(instant), end => opt(instant), include_acknowledged, include_pinned, min_score, max_score,
+            min_group_score, did, group_id, compliance, suspicious, critical, locale,
+        });
         run(c, filter, a::list_ai_analyst_incidents, |list| list.into_iter().map(incident).collect())
     }
 
@@ -114,18 +56,10 @@ impl wa::Guest for Component {
     }
 
     fn list_ai_analyst_groups(c: wt::Connection, f: wa::GroupFilter) -> Result<Vec<wa::IncidentGroup>, wt::Error> {
-        let filter = a::GroupFilter {
-            start: f.start.map(instant),
-            end: f.end.map(instant),
-            include_acknowledged: f.include_acknowledged,
-            include_pinned: f.include_pinned,
-            min_score: f.min_score,
-            max_score: f.max_score,
-            did: f.did,
-            compliance: f.compliance,
-            suspicious: f.suspicious,
-            critical: f.critical,
-        };
+        let filter = by_name!(f, wa::GroupFilter => a::GroupFilter {
+            start => opt(instant), end => opt(instant), include_acknowledged, include_pinned, min_score, max_score,
+            did, compliance, suspicious, critical,
+        });
         run(c, filter, a::list_ai_analyst_groups, |list| list.into_iter().map(group).collect())
     }
 

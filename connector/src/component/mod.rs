@@ -11,6 +11,9 @@ mod bindings {
 
 use std::time::Duration;
 
+#[macro_use]
+mod by_name;
+
 mod ai_analyst;
 mod breaches;
 mod devices;

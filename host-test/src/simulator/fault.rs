@@ -116,7 +116,7 @@ pub(crate) fn take(fault: &Option<Fault>) -> (Option<Fault>, Option<Fault>) {
         Some(Fault::Status { status, retry_after_secs, times: Some(n) }) => {
             let now = if *n > 0 { fault.clone() } else { None };
             let left = n.saturating_sub(1);
-            let later = (left > 0).then(|| Fault::Status {
+            let later = (left > 0).then_some(Fault::Status {
                 status: *status,
                 retry_after_secs: *retry_after_secs,
                 times: Some(left),

@@ -38,7 +38,7 @@ fn signature(outcome: &Outcome) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_conformance_suite_gives_the_same_outcomes_under_jco_on_node() {
-    let node_dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../conformance/node"));
+    let node_dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../conformance/node"));
     if !node_dir.join("node_modules/@bytecodealliance/jco").exists() {
         assert!(
             std::env::var_os("CI").is_none(),

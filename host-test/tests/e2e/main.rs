@@ -20,4 +20,5 @@ mod support;
 mod system;
 mod tags;
 mod tls;
+mod typed_exports;
 mod wire;

@@ -40,13 +40,15 @@ pub async fn simulator_with(config: SimulatorConfig) -> (Simulator, ConnectionPa
 pub async fn invoke(conn: &ConnectionParams, action: &str, input: Value) -> Result<Value, GuestError> {
     let out = HOST.invoke(conn, action, &input.to_string()).await.expect("no trap")?;
     let value: Value = serde_json::from_str(&out).expect("invoke returns JSON");
-    let schema = MANIFEST["actions"]
+    let mut schema = MANIFEST["actions"]
         .as_array()
         .unwrap()
         .iter()
         .find(|a| a["name"] == action)
         .expect("action in manifest")["output"]
         .clone();
+    // The records an output's `$ref`s name are the manifest's `$defs`.
+    schema["$defs"] = MANIFEST["$defs"].clone();
     let validator = jsonschema::validator_for(&schema).expect("output schema compiles");
     let errors: Vec<String> =
         validator.iter_errors(&value).map(|e| format!("{} at {}", e, e.instance_path())).collect();

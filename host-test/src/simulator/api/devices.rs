@@ -251,7 +251,7 @@ fn graph(
     let total: u64 = events.iter().map(|e| size(e)).sum();
     let ports = top(ports, "port");
     let peers = top(peers, "did");
-    pairs.sort_by(|a, b| b.2.cmp(&a.2));
+    pairs.sort_by_key(|p| std::cmp::Reverse(p.2));
     let mut devices_and_ports: Vec<Value> = pairs
         .iter()
         .take(TOP)
@@ -278,7 +278,7 @@ fn add(list: &mut Vec<(Value, u64, i64)>, key: Value, size: u64, time: i64) {
 
 /// The largest `TOP` entries with their first time, then the rest as `others` without one.
 fn top(mut list: Vec<(Value, u64, i64)>, key: &str) -> Vec<Value> {
-    list.sort_by(|a, b| b.1.cmp(&a.1));
+    list.sort_by_key(|e| std::cmp::Reverse(e.1));
     let mut out: Vec<Value> =
         list.iter().take(TOP).map(|(k, size, first)| json!({ key: k, "size": size, "firstTime": first })).collect();
     let rest: u64 = list.iter().skip(TOP).map(|e| e.1).sum();
@@ -330,7 +330,7 @@ pub(super) fn details(data: &mut Dataset, params: &Params, now_ms: i64) -> Answe
             .collect(),
         other => return Err(Reply::input_error(format!("eventtype {other:?} is not supported"))),
     };
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|f| std::cmp::Reverse(f.0));
     let limit = count.map_or(usize::MAX, |c| usize::try_from(c).unwrap_or(usize::MAX));
     Ok(Value::Array(found.into_iter().take(limit).map(|(_, v)| v).collect()))
 }
