@@ -68,7 +68,10 @@ pub(crate) struct Shared {
 /// the text to send instead (any bytes; `None` keeps the answer). Set with
 /// [`Simulator::set_rewrite`](super::Simulator::set_rewrite).
 #[derive(Clone)]
-pub struct Rewrite(pub Arc<dyn Fn(&str, &Value) -> Option<String> + Send + Sync>);
+pub struct Rewrite(pub Arc<RewriteFn>);
+
+/// The function behind a [`Rewrite`]: request path and answer in, replacement text out.
+pub type RewriteFn = dyn Fn(&str, &Value) -> Option<String> + Send + Sync;
 
 impl std::fmt::Debug for Rewrite {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

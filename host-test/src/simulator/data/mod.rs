@@ -223,7 +223,7 @@ impl Dataset {
 
     /// Whether `breach` is a system breach in realistic mode.
     pub(crate) fn is_system_breach(&self, breach: &Breach) -> bool {
-        self.realistic && breach.pbid % 7 == 0
+        self.realistic && breach.pbid.is_multiple_of(7)
     }
 
     /// The realistic variants of a breach object (see [`Dataset::realistic`] for the sources).
