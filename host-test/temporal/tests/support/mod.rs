@@ -253,7 +253,8 @@ async def main():
             if status not in ("COMPLETED", "CONTINUED_AS_NEW", "RUNNING"):
                 summary["not_completed"].append([wf.id, status])
             history = await client.get_workflow_handle(wf.id, run_id=wf.run_id).fetch_history()
-            out.write(history.to_proto().SerializeToString())
+            for event in history.events:
+                out.write(event.SerializeToString())
             summary["histories"] += 1
     print(json.dumps(summary))
 asyncio.run(main())
