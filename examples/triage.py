@@ -131,6 +131,7 @@ async def _main() -> None:
         p.add_argument("--poll-options", default="{}", help="poll options as a JSON object")
         p.add_argument("--run-id", default="triage", help="prefix of the workflow ids")
     sub.choices["poll"].add_argument("--interval", type=int, default=60, help="seconds between polls")
+    sub.choices["poll"].add_argument("--polls-per-run", type=int, default=50, help="polls before continuing as new")
     a = parser.parse_args()
 
     client = await Client.connect(a.address, namespace=a.namespace)
@@ -150,6 +151,7 @@ async def _main() -> None:
                 "connection": connection,
                 "kind": "model-breaches",
                 "interval_seconds": a.interval,
+                "polls_per_run": a.polls_per_run,
                 "options": {**json.loads(a.poll_options), "min_score": MIN_SCORE},
                 "child_workflow": "TriageBreach",
                 "child_args": common,
