@@ -14,6 +14,7 @@ table. Everything runs on 127.0.0.1.
 from __future__ import annotations
 
 import argparse
+import atexit
 import asyncio
 import json
 import os
@@ -36,6 +37,17 @@ with workflow.unsafe.imports_passed_through():
     from darktrace_pollers import PollAlerts
 
 TICKS = os.sysconf("SC_CLK_TCK")
+CHILDREN: list[subprocess.Popen] = []
+
+
+def popen(*args, **kwargs) -> subprocess.Popen:
+    """Starts a process that is killed when the bench exits, however it exits."""
+    p = subprocess.Popen(*args, **kwargs)
+    CHILDREN.append(p)
+    return p
+
+
+atexit.register(lambda: [p.kill() for p in CHILDREN if p.poll() is None])
 
 
 @workflow.defn(name="BenchCollector")
@@ -113,7 +125,7 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 def start_tenants(args, store: Path, seconds: int) -> subprocess.Popen:
-    p = subprocess.Popen(
+    p = popen(
         [str(args.bin_dir / "bench-tenants"), "--tenants", str(args.tenants), "--store", str(store),
          "--seconds", str(seconds), "--breach-every", "60"],
         stdout=subprocess.PIPE, text=True,
@@ -124,7 +136,7 @@ def start_tenants(args, store: Path, seconds: int) -> subprocess.Popen:
 
 async def temporal_setup(args, work: Path) -> dict:
     from temporalio.client import Client
-    from temporalio.worker import Worker
+    from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
     store = work / "temporal-connections.json"
     env = {**os.environ, "DARKTRACE_CONNECTIONS_FILE": str(store)}
@@ -132,7 +144,7 @@ async def temporal_setup(args, work: Path) -> dict:
     tenants = start_tenants(args, store, total + 60)
     port = free_port()
     address = f"127.0.0.1:{port}"
-    server = subprocess.Popen(
+    server = popen(
         [args.temporal, "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port), "--headless",
          "--log-level", "error"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -145,8 +157,19 @@ async def temporal_setup(args, work: Path) -> dict:
         except Exception:
             await asyncio.sleep(0.5)
     workers = []
+    try:
+        return await _temporal_measure(args, work, env, address, client, server, workers)
+    finally:
+        for p in [*workers, server, tenants]:
+            p.kill()
+            p.wait()
+
+
+async def _temporal_measure(args, work, env, address, client, server, workers) -> dict:
+    from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
     for i in range(args.workers):
-        workers.append(subprocess.Popen(
+        workers.append(popen(
             [str(args.bin_dir / "darktrace-worker"), "--address", address, "--concurrency", "8"],
             env=env, stderr=open(work / f"worker-{i}.err", "w"),
         ))
@@ -156,7 +179,10 @@ async def temporal_setup(args, work: Path) -> dict:
                 break
             await asyncio.sleep(0.2)
     queue = "bench-workflows"
-    async with Worker(client, task_queue=queue, workflows=[PollAlerts, BenchCollector], max_cached_workflows=args.tenants + 10):
+    async with Worker(client, task_queue=queue, workflows=[PollAlerts, BenchCollector],
+                      max_cached_workflows=args.tenants + 10,
+                      # This file touches the file system at import; the bench trusts its workflows.
+                      workflow_runner=UnsandboxedWorkflowRunner()):
         collector = await client.start_workflow(BenchCollector.run, id="bench-collector", task_queue=queue)
         for i in range(args.tenants):
             await client.start_workflow(
@@ -188,10 +214,6 @@ async def temporal_setup(args, work: Path) -> dict:
                     lags.append(at - item["creation_time"] / 1000)
         # Activities: every poll the pollers ran in the window, counted from the appliances' logs.
         await collector.signal(BenchCollector.stop)
-    for w in workers:
-        w.send_signal(signal.SIGKILL)
-    server.send_signal(signal.SIGTERM)
-    tenants.send_signal(signal.SIGTERM)
     return {
         "setup": f"Temporal: {args.workers} darktrace-worker, {args.tenants} PollAlerts workflows",
         "delivered": len(lags),
@@ -230,8 +252,8 @@ def cli_setup(args, work: Path) -> dict:
                     lags.append(at - created)
 
     for i in range(args.tenants):
-        p = subprocess.Popen(
-            [str(args.bin_dir / "host-test"), "--connection", f"bench-{i:04d}", "--max-instances", "2", "poll",
+        p = popen(
+            [str(args.bin_dir / "host-test"), *(["--component", args.component] if args.component else []), "--connection", f"bench-{i:04d}", "--max-instances", "2", "poll",
              "model-breaches", "--state-file", str(work / f"state-{i}"), "--follow", "--interval", str(args.interval),
              "--options", '{"first_lookback_seconds": 60}'],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
@@ -246,9 +268,9 @@ def cli_setup(args, work: Path) -> dict:
     t1 = time.time()
     window[1] = t1
     cpu, rss = sampler.finish()
-    for p in procs:
-        p.send_signal(signal.SIGKILL)
-    tenants.send_signal(signal.SIGTERM)
+    for p in [*procs, tenants]:
+        p.kill()
+        p.wait()
     return {
         "setup": f"CLI: {args.tenants} `host-test poll --follow` processes",
         "delivered": len(lags),
@@ -272,6 +294,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--cli-tenants", type=int, default=None, help="tenants for the CLI setup (default --tenants)")
     parser.add_argument("--skip-cli", action="store_true")
+    parser.add_argument("--component", help="component for the CLI setup (default: the one host-test was built with)")
     parser.add_argument("--temporal", default=str(Path(sys.executable).parent / "temporal"))
     parser.add_argument("--bin-dir", type=Path, default=ROOT / "target" / "release")
     args = parser.parse_args()
@@ -288,7 +311,7 @@ def main() -> None:
     print("\n| setup | delivered | lag p50 | lag p99 | polls/s | polling CPU | CPU ms per tenant-minute | peak RSS | RSS per tenant |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
-        print(f"| {r['setup']} | {r['delivered']} | {r['lag_p50_s']:.1f} s | {r['lag_p99_s']:.1f} s | "
+        print(f"| {r['setup']} | {r['delivered']} | {r['lag_p50_s'] or 0:.1f} s | {r['lag_p99_s'] or 0:.1f} s | "
               f"{r['expected_polls_per_s']:.1f} | {r['worker_cpu_percent']:.0f}% | "
               f"{r['worker_cpu_ms_per_tenant_minute']:.1f} | {r['worker_peak_rss_mib']:.0f} MiB | "
               f"{r['worker_rss_kib_per_tenant']:.0f} KiB |")
