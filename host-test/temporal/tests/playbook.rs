@@ -54,7 +54,7 @@ async fn the_python_playbook_handles_every_breach_once_across_worker_deaths_and_
     let server = tokio::task::block_in_place(|| Server::start(&cli, &dir));
     let queue = format!("darktrace-connector-e2e-{}", std::process::id());
     let wf_queue = format!("darktrace-playbooks-e2e-{}", std::process::id());
-    let mut workers = vec![
+    let mut workers = [
         worker(
             "worker-0",
             &dir,
