@@ -51,9 +51,10 @@ pub struct Attempt {
     pub scheduled_ms: i64,
 }
 
-/// The trust a connection adds to the host: its CA file and pinned fingerprints. Hosts are
-/// shared between the connections that trust the same things.
-type TrustKey = (Option<PathBuf>, Vec<String>);
+/// The trust a connection adds to the host: its CA file, its pinned fingerprints, whether only
+/// the pins are trusted (`pin_only`) and whether plain http may leave loopback
+/// (`allow_insecure_http`). Hosts are shared between the connections that trust the same things.
+type TrustKey = (Option<PathBuf>, Vec<String>, bool, bool);
 
 /// Runs activities; shared by every task of a worker.
 pub struct Executor {
@@ -72,7 +73,7 @@ impl Executor {
 
     /// Loads the component for connections without their own trust, and returns its identity.
     pub fn preload(&self) -> anyhow::Result<String> {
-        Ok(self.host((None, Vec::new()))?.identity().to_owned())
+        Ok(self.host((None, Vec::new(), false, false))?.identity().to_owned())
     }
 
     fn host(&self, key: TrustKey) -> anyhow::Result<Arc<Host>> {
@@ -90,6 +91,8 @@ impl Executor {
             pins,
             cache_dir: self.config.cache_dir.clone(),
             max_instances: Some(self.config.concurrency),
+            pin_only: key.2,
+            allow_insecure_http: key.3,
         };
         let host = Arc::new(Host::load(&self.config.component, config)?);
         // Two tasks may load the same host at once; the first one kept wins, both work.
@@ -100,7 +103,7 @@ impl Executor {
     pub async fn run(&self, action: &str, data: &[u8], attempt: &Attempt) -> Result<Value, Failure> {
         let given = parse_input(action, data)?;
         let saved = self.connection(&given.connection)?;
-        let key = (saved.ca_cert.clone(), saved.pins.clone());
+        let key = (saved.ca_cert.clone(), saved.pins.clone(), saved.pin_only, saved.allow_insecure_http);
         let host = {
             let executor_host = tokio::task::block_in_place(|| self.host(key));
             executor_host.map_err(|e| {

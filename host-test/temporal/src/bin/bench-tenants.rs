@@ -57,6 +57,8 @@ async fn main() -> anyhow::Result<()> {
                 private_token: sim.private_token().to_owned(),
                 ca_cert: None,
                 pins: Vec::new(),
+                pin_only: false,
+                allow_insecure_http: false,
                 clock_offset_seconds: None,
                 max_attempts: None,
                 max_retry_wait_seconds: None,

@@ -204,6 +204,8 @@ pub async fn tenants(n: usize, store: &Path, prefix: &str) -> Vec<Tenant> {
                 private_token: private_token.clone(),
                 ca_cert: None,
                 pins: Vec::new(),
+                pin_only: false,
+                allow_insecure_http: false,
                 clock_offset_seconds: None,
                 max_attempts: None,
                 max_retry_wait_seconds: None,
