@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::breaches::ChangeResult;
-use super::{Input, ReadBack, Written, confirm_success, flag_set, send_write};
+use super::{Input, ReadBack, confirm_success, flag_set, send_confirmed_write};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::ApiRequest;
@@ -519,16 +519,7 @@ fn change_state(client: &Client, input: UuidsInput, verb: &str, state: &str) -> 
         }
         Ok(ReadBack { applied, seen: Value::Object(seen) })
     };
-    let written = send_write(client, &request, &what, &read_back)?;
-    let verified = written.verified();
-    let raw = match written {
-        Written::Answered(answer) => {
-            let answer = answer.value;
-            confirm_success(&what, &answer)?;
-            answer
-        }
-        Written::Verified(raw) => raw,
-    };
+    let (raw, verified) = send_confirmed_write(client, &request, &what, &read_back)?;
     Ok(uuids.into_iter().map(|id| ChangeResult { id, state: state.to_owned(), raw: raw.clone(), verified }).collect())
 }
 

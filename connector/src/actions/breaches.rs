@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use super::{Input, PbidInput, ReadBack, Written, confirm_success, flag_set, send_write};
+use super::{Input, PbidInput, ReadBack, Written, confirm_success, flag_set, send_confirmed_write, send_write};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::ApiRequest;
@@ -265,16 +265,7 @@ fn set_acknowledged(client: &Client, pbid: u64, verb: &str) -> Result<ChangeResu
             seen: json!({ "pbid": pbid, "acknowledged": acknowledged }),
         })
     };
-    let written = send_write(client, &request, &what, &read_back)?;
-    let verified = written.verified();
-    let raw = match written {
-        Written::Answered(answer) => {
-            let answer = answer.value;
-            confirm_success(&what, &answer)?;
-            answer
-        }
-        Written::Verified(raw) => raw,
-    };
+    let (raw, verified) = send_confirmed_write(client, &request, &what, &read_back)?;
     Ok(ChangeResult { id: pbid.to_string(), state: format!("{verb}d"), raw, verified })
 }
 

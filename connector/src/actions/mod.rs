@@ -353,6 +353,26 @@ pub fn send_write(
     }
 }
 
+/// [`send_write`] for a write whose answer is a plain confirmation (`SUCCESS`): the result's
+/// `raw` and `verified`, from the appliance's own answer once it is checked to confirm the
+/// change, or from the read-back after a gateway error.
+pub fn send_confirmed_write(
+    client: &Client,
+    request: &crate::request::ApiRequest,
+    what: &str,
+    read_back: &dyn Fn(&Client) -> Result<ReadBack>,
+) -> Result<(Value, Option<bool>)> {
+    let written = send_write(client, request, what, read_back)?;
+    let verified = written.verified();
+    match written {
+        Written::Answered(answer) => {
+            confirm_success(what, &answer.value)?;
+            Ok((answer.value, verified))
+        }
+        Written::Verified(raw) => Ok((raw, verified)),
+    }
+}
+
 /// A value as compact JSON, at most 300 characters, for messages.
 fn excerpt(value: &Value) -> String {
     let text = value.to_string();

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use super::devices::{Device, device_from};
 use super::intel::normalise_indicator;
-use super::{Input, ReadBack, Written, confirm_success, send_write};
+use super::{Input, ReadBack, Written, send_confirmed_write, send_write};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::ApiRequest;
@@ -607,16 +607,7 @@ fn change(
             }),
         })
     };
-    let written = send_write(client, &request, &what, &read_back)?;
-    let verified = written.verified();
-    let raw = match written {
-        Written::Answered(answer) => {
-            let answer = answer.value;
-            confirm_success(&what, &answer)?;
-            answer
-        }
-        Written::Verified(raw) => raw,
-    };
+    let (raw, verified) = send_confirmed_write(client, &request, &what, &read_back)?;
     Ok(RespondChange {
         codeid,
         state: state.into(),

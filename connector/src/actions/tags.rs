@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::devices::{Device, device_from};
-use super::{DidInput, Input, ReadBack, Written, confirm_success, send_write};
+use super::{DidInput, Input, ReadBack, Written, confirm_success, send_confirmed_write, send_write};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::{ApiRequest, Method};
@@ -267,16 +267,7 @@ pub fn remove_device_tag(client: &Client, input: RemoveTagInput) -> Result<TagCh
     let what = format!("removing `{tag}` from device {}", input.did);
     // Signed like a GET: the parameters travel in the query, there is no body.
     let request = ApiRequest::new(Method::Delete, "/tags/entities").param("did", input.did).param("tag", &tag);
-    let written = send_write(client, &request, &what, &|c| tag_read_back(c, input.did, &tag, false))?;
-    let verified = written.verified();
-    let raw = match written {
-        Written::Answered(answer) => {
-            let answer = answer.value;
-            confirm_success(&what, &answer)?;
-            answer
-        }
-        Written::Verified(raw) => raw,
-    };
+    let (raw, verified) = send_confirmed_write(client, &request, &what, &|c| tag_read_back(c, input.did, &tag, false))?;
     Ok(TagChange { did: input.did, tag, tid: None, state: "untagged".to_owned(), raw, verified })
 }
 

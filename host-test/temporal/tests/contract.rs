@@ -83,7 +83,12 @@ async fn activities_answer_by_action_name_with_typed_failures_and_retry_after() 
         Command::new(&python).args(["-c", PROBE, &server.address, &queue, &cases.to_string()]).output().unwrap()
     });
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "the probe failed: {stderr}");
+    assert!(
+        out.status.success(),
+        "the probe failed ({}): stderr: {stderr}; stdout: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout)
+    );
     let results: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
 
     assert!(results[0]["ok"].is_object(), "get-status returns the action's JSON: {}", results[0]);
