@@ -35,7 +35,7 @@ if not workflow.unsafe.in_sandbox():
     # The pollers live beside the worker crate; the sandbox re-runs this module without file access.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "host-test" / "temporal" / "workflows"))
 with workflow.unsafe.imports_passed_through():
-    from darktrace_pollers import WORKFLOW_QUEUE, PollAlerts, activity_options, poller_id
+    from darktrace_pollers import WORKFLOW_QUEUE, PollAlerts, activity_options, poller_id, run_then_exit
 
 #: Breaches scoring at least this much are triaged.
 MIN_SCORE = 0.8
@@ -182,4 +182,4 @@ async def _main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(_main())
+    run_then_exit(_main)

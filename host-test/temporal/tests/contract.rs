@@ -13,7 +13,7 @@ use support::*;
 
 /// Runs each case as a workflow that calls one activity and reports its result or failure.
 const PROBE: &str = r#"
-import asyncio, json, sys, uuid
+import asyncio, json, os, sys, uuid
 from datetime import timedelta
 from temporalio import workflow
 from temporalio.client import Client
@@ -50,6 +50,10 @@ async def main():
                                                      task_queue=probe_queue))
     print(json.dumps(out))
 asyncio.run(main())
+sys.stdout.flush()
+# The SDK's native threads can crash the interpreter's finalization after the work is done and
+# printed (SIGSEGV, or SIGABRT in PyGILState_Release): leave without it.
+os._exit(0)
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

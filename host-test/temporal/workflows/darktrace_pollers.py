@@ -30,6 +30,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import sys
 from datetime import timedelta
 from typing import Any
 
@@ -195,5 +197,19 @@ async def _main() -> None:
         print(json.dumps({"already_running": wid}))
 
 
+def run_then_exit(main) -> None:
+    """Runs the coroutine function `main` and ends the process with its exit code (a
+    `sys.exit` inside it included) without the interpreter's finalization: the SDK's native
+    threads can crash finalization (SIGSEGV, or SIGABRT in PyGILState_Release) after all the work
+    is done and printed, turning a finished command into a failed one."""
+    try:
+        code = asyncio.run(main()) or 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    asyncio.run(_main())
+    run_then_exit(_main)

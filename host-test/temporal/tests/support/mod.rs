@@ -243,7 +243,7 @@ pub fn wait_serving(proc: &mut Proc) {
 /// Lists every workflow on the server, fetches each history and writes them, as raw protobuf
 /// bytes (payload data verbatim, not base64), to `out`; prints a JSON summary of the statuses.
 pub const AUDIT_SCRIPT: &str = r#"
-import asyncio, json, sys
+import asyncio, json, os, sys
 from temporalio.client import Client
 async def main():
     client = await Client.connect(sys.argv[1])
@@ -260,4 +260,8 @@ async def main():
             summary["histories"] += 1
     print(json.dumps(summary))
 asyncio.run(main())
+sys.stdout.flush()
+# The SDK's native threads can crash the interpreter's finalization after the work is done and
+# printed (SIGSEGV, or SIGABRT in PyGILState_Release): leave without it.
+os._exit(0)
 "#;
