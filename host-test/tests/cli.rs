@@ -1,34 +1,12 @@
 //! The `host-test` binary as a user runs it: exit codes, JSON on stdout, JSON errors on stderr,
 //! and the private token nowhere in any output.
 
+mod common;
+
 use std::process::{Command, Output};
 
+use common::{SECRET, against, host_test, scratch, simulator, store_in, text};
 use host_test::simulator::{Simulator, SimulatorConfig};
-
-/// A private token distinctive enough that any leak is found by a plain search.
-const SECRET: &str = "feedfacecafebeef0123456789abcdefdeadbeef";
-
-fn host_test(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_host-test"));
-    // A cache of our own: tests must not depend on, or write into, the user's cache.
-    cmd.env("DARKTRACE_CONNECTOR_CACHE", concat!(env!("CARGO_TARGET_TMPDIR"), "/component-cache"));
-    cmd.args(args)
-        .env_remove("DARKTRACE_API_ADDRESS")
-        .env_remove("DARKTRACE_PUBLIC_TOKEN")
-        .env_remove("DARKTRACE_PRIVATE_TOKEN");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run host-test")
-}
-
-fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
-}
-
-async fn simulator() -> Simulator {
-    Simulator::start(SimulatorConfig { private_token: SECRET.into(), ..Default::default() }).await.unwrap()
-}
 
 #[test]
 fn without_a_connection_the_embedded_simulator_answers() {
@@ -45,17 +23,7 @@ fn without_a_connection_the_embedded_simulator_answers() {
 #[tokio::test(flavor = "multi_thread")]
 async fn wrong_private_token_exits_1_with_signature_rejected() {
     let sim = simulator().await;
-    let (url, public) = (sim.url(), sim.public_token().to_owned());
-    let out = tokio::task::spawn_blocking(move || {
-        let env = [
-            ("DARKTRACE_API_ADDRESS", url.as_str()),
-            ("DARKTRACE_PUBLIC_TOKEN", public.as_str()),
-            ("DARKTRACE_PRIVATE_TOKEN", "0123456789"),
-        ];
-        host_test(&["test-connection"], &env)
-    })
-    .await
-    .unwrap();
+    let out = against(&sim, "0123456789", &["test-connection"]).await;
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stdout.is_empty());
@@ -148,10 +116,7 @@ async fn the_private_token_never_appears_in_any_output() {
 
 /// A connection store of the test's own, in the test target dir.
 fn store_file(tag: &str) -> String {
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("store-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("connections.json").to_string_lossy().into_owned()
+    store_in(&scratch(&format!("store-{tag}")))
 }
 
 /// Runs host-test with a store file and a private token (if any) in the environment.
@@ -603,17 +568,8 @@ async fn a_poll_batch_that_cannot_be_printed_leaves_the_state_file_alone_and_com
     assert!(!closed.status.success(), "{stderr}");
     assert!(stderr.contains("cannot write the batch") && stderr.contains("comes again"), "{stderr}");
     assert!(!state.exists(), "the state of a batch that was not printed must not be saved");
-    let (url, public, file) = (sim.url(), sim.public_token().to_owned(), state.to_string_lossy().into_owned());
-    let again = tokio::task::spawn_blocking(move || {
-        let env = [
-            ("DARKTRACE_API_ADDRESS", url.as_str()),
-            ("DARKTRACE_PUBLIC_TOKEN", public.as_str()),
-            ("DARKTRACE_PRIVATE_TOKEN", SECRET),
-        ];
-        host_test(&["poll", "model-breaches", "--state-file", &file], &env)
-    })
-    .await
-    .unwrap();
+    let file = state.to_string_lossy().into_owned();
+    let again = against(&sim, SECRET, &["poll", "model-breaches", "--state-file", &file]).await;
     assert!(again.status.success(), "{}", text(&again).1);
     assert!(!text(&again).0.is_empty(), "the batch comes again");
     assert!(state.exists());

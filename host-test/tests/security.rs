@@ -1,57 +1,12 @@
 //! The `host-test` binary against a local attacker and hostile input (issue 15): each test plays
 //! one attack, and none of them may make the private token appear in any output.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::path::PathBuf;
+
+use common::{SECRET, against, checked, command, host_test, scratch, simulator, store_in, text};
 use host_test::simulator::{Simulator, SimulatorConfig};
-
-/// A private token distinctive enough that any leak is found by a plain search.
-const SECRET: &str = "5ec7e75ec7e75ec7e0123456789abcdefdeadbee";
-
-fn command(env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_host-test"));
-    cmd.env("DARKTRACE_CONNECTOR_CACHE", concat!(env!("CARGO_TARGET_TMPDIR"), "/component-cache"))
-        .env_remove("DARKTRACE_API_ADDRESS")
-        .env_remove("DARKTRACE_PUBLIC_TOKEN")
-        .env_remove("DARKTRACE_PRIVATE_TOKEN")
-        .env_remove("DARKTRACE_CONNECTIONS_FILE");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd
-}
-
-/// Runs host-test and checks the private token is in neither stream.
-fn host_test(args: &[&str], env: &[(&str, &str)]) -> Output {
-    checked(command(env).args(args).output().expect("run host-test"))
-}
-
-fn checked(out: Output) -> Output {
-    let (stdout, stderr) = text(&out);
-    assert!(!stdout.contains(SECRET) && !stderr.contains(SECRET), "the private token was printed");
-    out
-}
-
-fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
-}
-
-/// A directory of the test's own.
-fn scratch(tag: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("security-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn store_in(dir: &Path) -> String {
-    dir.join("connections.json").to_string_lossy().into_owned()
-}
-
-async fn simulator() -> Simulator {
-    Simulator::start(SimulatorConfig { private_token: SECRET.into(), ..Default::default() }).await.unwrap()
-}
 
 #[test]
 fn numeric_flags_out_of_range_are_usage_errors_not_panics() {
@@ -150,34 +105,14 @@ fn plain_http_to_another_host_is_refused_before_anything_is_sent_unless_allowed_
 #[tokio::test(flavor = "multi_thread")]
 async fn plain_http_to_loopback_needs_no_flag() {
     let sim = simulator().await;
-    let (url, public) = (sim.url(), sim.public_token().to_owned());
-    let out = tokio::task::spawn_blocking(move || {
-        let env = [
-            ("DARKTRACE_API_ADDRESS", url.as_str()),
-            ("DARKTRACE_PUBLIC_TOKEN", public.as_str()),
-            ("DARKTRACE_PRIVATE_TOKEN", SECRET),
-        ];
-        host_test(&["test-connection"], &env)
-    })
-    .await
-    .unwrap();
+    let out = against(&sim, SECRET, &["test-connection"]).await;
     assert!(out.status.success(), "{}", text(&out).1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn conformance_writes_to_the_configured_appliance_only_with_live() {
     let sim = simulator().await;
-    let (url, public) = (sim.url(), sim.public_token().to_owned());
-    let out = tokio::task::spawn_blocking(move || {
-        let env = [
-            ("DARKTRACE_API_ADDRESS", url.as_str()),
-            ("DARKTRACE_PUBLIC_TOKEN", public.as_str()),
-            ("DARKTRACE_PRIVATE_TOKEN", SECRET),
-        ];
-        host_test(&["conformance"], &env)
-    })
-    .await
-    .unwrap();
+    let out = against(&sim, SECRET, &["conformance"]).await;
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
     assert!(stdout.contains("conformance:"), "{stdout}");
@@ -225,17 +160,8 @@ async fn a_symlink_planted_at_the_poll_state_file_is_replaced_not_followed() {
     let victim = dir.join("victim");
     let state = dir.join("poll.state");
     std::os::unix::fs::symlink(&victim, &state).unwrap();
-    let (url, public, file) = (sim.url(), sim.public_token().to_owned(), state.to_string_lossy().into_owned());
-    let out = tokio::task::spawn_blocking(move || {
-        let env = [
-            ("DARKTRACE_API_ADDRESS", url.as_str()),
-            ("DARKTRACE_PUBLIC_TOKEN", public.as_str()),
-            ("DARKTRACE_PRIVATE_TOKEN", SECRET),
-        ];
-        host_test(&["poll", "model-breaches", "--state-file", &file], &env)
-    })
-    .await
-    .unwrap();
+    let file = state.to_string_lossy().into_owned();
+    let out = against(&sim, SECRET, &["poll", "model-breaches", "--state-file", &file]).await;
     assert!(out.status.success(), "{}", text(&out).1);
     assert!(!victim.exists(), "the state was written through the link");
     assert!(std::fs::symlink_metadata(&state).unwrap().is_file());
