@@ -515,6 +515,24 @@ impl<'a> Obj<'a> {
         }
     }
 
+    /// The device ids listed at `key`, each given either as an id or as a device object with
+    /// its `did` (appliances write `devices` both ways); an entry that cannot be read is left out
+    /// with a warning. Empty when `key` is absent.
+    pub fn device_ids(&self, key: &str) -> Vec<i64> {
+        let Some((items, at)) = self.opt_array(key) else { return Vec::new() };
+        items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| {
+                let path = format!("{at}[{i}]");
+                match d {
+                    Value::Object(_) => self.child(d, path)?.opt_i64("did"),
+                    _ => self.element(d, &path, "a device id", as_i64),
+                }
+            })
+            .collect()
+    }
+
     /// The item's identity as a whole number that cannot be negative; an error naming the path
     /// when it is missing or unreadable.
     pub fn id_u64(&self, key: &str) -> Result<u64> {

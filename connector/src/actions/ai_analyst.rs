@@ -9,9 +9,7 @@ use super::{Input, ReadBack, confirm_success, flag_set, send_confirmed_write};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::request::ApiRequest;
-use crate::shape::{
-    Doc, Obj, RawText, Warning, Warnings, as_i64, as_text, one_or_many, read_list, read_many, sort_stable,
-};
+use crate::shape::{Doc, Obj, RawText, Warning, Warnings, as_text, one_or_many, read_list, read_many, sort_stable};
 use crate::times::{Instant, iso_from_ms, window};
 
 family_actions! {
@@ -691,20 +689,7 @@ pub fn group_from(client: &Client, v: &Value, path: &str, raw: RawText) -> Resul
             .collect(),
         None => Vec::new(),
     };
-    let device_ids = match o.opt_array("devices") {
-        Some((items, at)) => items
-            .iter()
-            .enumerate()
-            .filter_map(|(i, d)| {
-                let path = format!("{at}[{i}]");
-                match d {
-                    Value::Object(_) => o.child(d, path)?.opt_i64("did"),
-                    _ => o.element(d, &path, "a device id", as_i64),
-                }
-            })
-            .collect(),
-        None => Vec::new(),
-    };
+    let device_ids = o.device_ids("devices");
     Ok(IncidentGroup {
         link: format!("{}/#aiagroup/{id}", client.connection().base_url()),
         id,

@@ -652,20 +652,7 @@ fn breach_record_from(v: &Value, path: &str, raw: RawText, asked: u64) -> Result
     let time = details_time(&o);
     let creation_time = o.opt_i64("creationTime");
     // Devices come as ids or as device objects.
-    let device_ids = match o.opt_array("devices") {
-        Some((items, at)) => items
-            .iter()
-            .enumerate()
-            .filter_map(|(i, d)| {
-                let path = format!("{at}[{i}]");
-                match d {
-                    Value::Object(_) => o.child(d, path)?.opt_i64("did"),
-                    _ => o.element(d, &path, "a device id", as_i64),
-                }
-            })
-            .collect(),
-        None => Vec::new(),
-    };
+    let device_ids = o.device_ids("devices");
     Ok(BreachRecord {
         pbid,
         model_name: o.opt_str("name"),
