@@ -50,10 +50,6 @@ async def main():
                                                      task_queue=probe_queue))
     print(json.dumps(out))
 asyncio.run(main())
-sys.stdout.flush()
-# The SDK's native threads can crash the interpreter's finalization after the work is done and
-# printed (SIGSEGV, or SIGABRT in PyGILState_Release): leave without it.
-os._exit(0)
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -84,7 +80,10 @@ async fn activities_answer_by_action_name_with_typed_failures_and_retry_after() 
         {"action": "get-status", "arg": arg(&busy.name, json!({})), "attempts": 3},
     ]);
     let out = tokio::task::block_in_place(|| {
-        Command::new(&python).args(["-c", PROBE, &server.address, &queue, &cases.to_string()]).output().unwrap()
+        Command::new(&python)
+            .args(["-c", &exiting(PROBE), &server.address, &queue, &cases.to_string()])
+            .output()
+            .unwrap()
     });
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

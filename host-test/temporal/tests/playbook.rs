@@ -150,7 +150,7 @@ async fn the_python_playbook_handles_every_breach_once_across_worker_deaths_and_
     let histories = dir.join("histories.bin");
     let audit = tokio::task::block_in_place(|| {
         let mut cmd = Command::new(&python);
-        cmd.args(["-c", AUDIT_SCRIPT, &server.address]).arg(&histories);
+        cmd.args(["-c", &exiting(AUDIT_SCRIPT), &server.address]).arg(&histories);
         run_with_timeout(&mut cmd, AUDIT_TIMEOUT, "AUDIT_TIMEOUT: fetching the histories")
     });
     let summary: serde_json::Value = serde_json::from_str(audit.trim()).unwrap_or_else(|e| panic!("{e}: {audit}"));

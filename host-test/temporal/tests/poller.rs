@@ -73,7 +73,11 @@ async fn the_poller_hands_each_new_breach_on_once_across_continue_as_new() {
 
     let histories = dir.join("histories.bin");
     let audit = tokio::task::block_in_place(|| {
-        let out = Command::new(&python).args(["-c", AUDIT_SCRIPT, &server.address]).arg(&histories).output().unwrap();
+        let out = Command::new(&python)
+            .args(["-c", &exiting(AUDIT_SCRIPT), &server.address])
+            .arg(&histories)
+            .output()
+            .unwrap();
         assert!(out.status.success(), "AUDIT_TIMEOUT ({AUDIT_TIMEOUT:?}): {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap()
     });

@@ -260,8 +260,11 @@ async def main():
             summary["histories"] += 1
     print(json.dumps(summary))
 asyncio.run(main())
-sys.stdout.flush()
-# The SDK's native threads can crash the interpreter's finalization after the work is done and
-# printed (SIGSEGV, or SIGABRT in PyGILState_Release): leave without it.
-os._exit(0)
 "#;
+
+/// `body`, a Python script that imports `os` and `sys`, made to end without the interpreter's
+/// finalization once its output is flushed: the SDK's native threads can crash finalization
+/// (SIGSEGV, or SIGABRT in PyGILState_Release) after the work is done and printed.
+pub fn exiting(body: &str) -> String {
+    format!("{body}sys.stdout.flush()\nos._exit(0)\n")
+}
